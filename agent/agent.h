@@ -1,0 +1,55 @@
+// The Agent wires the managers together and owns them: sources feed desired
+// pods to the pod workers, the PLEG keeps their runtime view fresh, status is
+// computed when a pod changes, and the HTTP servers expose health and pods.
+// It decides nothing itself.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/api/pod_status.h"
+#include "agent/config/agent_config.h"
+#include "agent/pods/pod_workers.h"
+#include "agent/runtime/runtime_manager.h"
+#include "agent/server/http_server.h"
+#include "agent/sources/file_source.h"
+#include "core/event_loop.h"
+#include "core/worker_pool.h"
+#include "cri/grpc_runtime_client.h"
+#include "nlohmann/json.hpp"
+
+namespace agent {
+
+class Agent {
+ public:
+  static absl::StatusOr<std::unique_ptr<Agent>> create(const config::AgentConfig& cfg,
+                                                       core::EventLoop& loop);
+  ~Agent();
+
+  // Loads the static pods, starts the PLEG and the servers.
+  absl::Status start();
+
+  // The PodList the read-only port's /pods serves.
+  nlohmann::json podList() const;
+
+ private:
+  Agent(const config::AgentConfig& cfg, core::EventLoop& loop);
+  void onPodChanged(const std::string& uid);
+  absl::Status startServers();
+
+  config::AgentConfig cfg_;
+  core::EventLoop& loop_;
+  std::string nodeIP_;
+  std::unique_ptr<core::ThreadWorkerPool> pool_;
+  std::unique_ptr<cri::GrpcRuntimeClient> cri_;
+  std::unique_ptr<runtime::RuntimeManager> runtime_;
+  std::unique_ptr<pods::PodWorkers> workers_;
+  std::unique_ptr<sources::FileSource> fileSource_;
+  std::unique_ptr<server::HttpServer> healthz_;
+  std::unique_ptr<server::HttpServer> readOnly_;
+  std::map<std::string, api::PodStatus> statuses_;  // last computed, by pod UID
+};
+
+}  // namespace agent

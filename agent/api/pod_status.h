@@ -1,0 +1,81 @@
+// The typed core/v1 PodStatus the agent computes and reports (to the API server's
+// pods/status, to /pods on the read-only port). Times are RFC 3339 strings, as
+// on the wire; empty means unset.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+
+namespace agent::api {
+
+struct ContainerStateWaiting {
+  std::string reason;
+  std::string message;
+};
+struct ContainerStateRunning {
+  std::string startedAt;
+};
+struct ContainerStateTerminated {
+  int32_t exitCode = 0;
+  int32_t signal = 0;
+  std::string reason;
+  std::string message;
+  std::string startedAt;
+  std::string finishedAt;
+  std::string containerID;
+};
+struct ContainerState {
+  std::optional<ContainerStateWaiting> waiting;
+  std::optional<ContainerStateRunning> running;
+  std::optional<ContainerStateTerminated> terminated;
+  bool operator==(const ContainerState&) const = default;
+};
+
+struct ContainerStatus {
+  std::string name;
+  ContainerState state;
+  ContainerState lastState;
+  bool ready = false;
+  int32_t restartCount = 0;
+  std::string image;
+  std::string imageID;
+  std::string containerID;  // "containerd://<id>"
+  std::optional<bool> started;
+  bool operator==(const ContainerStatus&) const = default;
+};
+
+struct PodCondition {
+  std::string type;
+  std::string status;  // "True", "False", "Unknown"
+  std::string reason;
+  std::string message;
+  std::string lastTransitionTime;
+  std::string lastProbeTime;
+  bool operator==(const PodCondition&) const = default;
+};
+
+struct PodStatus {
+  std::string phase;  // Pending, Running, Succeeded, Failed, Unknown
+  std::vector<PodCondition> conditions;
+  std::string message;
+  std::string reason;
+  std::string hostIP;
+  std::vector<std::string> hostIPs;
+  std::string podIP;
+  std::vector<std::string> podIPs;
+  std::string startTime;
+  std::string qosClass;
+  std::vector<ContainerStatus> initContainerStatuses;
+  std::vector<ContainerStatus> containerStatuses;
+  bool operator==(const PodStatus&) const = default;
+};
+
+// The API's JSON shape (omitting unset fields as the API server does).
+nlohmann::json toJson(const PodStatus& s);
+nlohmann::json toJson(const ContainerStatus& s);
+
+}  // namespace agent::api

@@ -1,0 +1,384 @@
+#include "agent/pods/pod_workers.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "core/log.h"
+
+namespace agent::pods {
+
+using runtime::ContainerRuntimeStatus;
+using runtime::ContainerState;
+using runtime::PodRuntimeStatus;
+
+struct PodWorkers::Worker {
+  std::string uid;
+  std::shared_ptr<const api::Pod> pod;  // desired spec; null once the pod is gone from sources
+  PodRuntimeStatus runtime;
+  std::string fingerprint;
+  core::MonoTime runtimeAt{};
+  bool working = false;
+  bool pending = false;
+  std::map<std::string, runtime::WaitingReason> waiting;
+  std::map<std::string, core::MonoTime> imagePullFailedAt;  // image -> last failure
+  std::string sandboxError;
+  core::WallTime firstSeen;
+  core::TimerPtr retry;
+  std::optional<int64_t> gracePeriodSeconds;  // from the last spec seen
+};
+
+namespace {
+
+std::string podDesc(const api::Pod& p) {
+  return p.metadata.namespace_ + "/" + p.metadata.name;
+}
+
+std::string backoffKey(const api::Pod& p, const api::Container& c) {
+  return p.metadata.name + "_" + p.metadata.namespace_ + "_" + p.metadata.uid + "_" + c.name + "_" +
+         runtime::containerHash(c);
+}
+
+bool sandboxReady(const PodRuntimeStatus& s) {
+  return std::any_of(s.sandboxes.begin(), s.sandboxes.end(), [](const auto& sb) {
+    return sb.state == runtime::SandboxState::kReady;
+  });
+}
+
+std::string formatDuration(core::Duration d) {
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  if (s >= 60) return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
+  return std::to_string(s) + "s";
+}
+
+}  // namespace
+
+PodWorkers::PodWorkers(core::EventLoop& loop, core::WorkerPool& pool,
+                       runtime::RuntimeManager& runtime, WorkerSettings settings)
+    : loop_(loop),
+      pool_(pool),
+      runtime_(runtime),
+      settings_(settings),
+      crashBackoff_(loop, settings.crashLoopBackOffBase, settings.crashLoopBackOffMax),
+      imageBackoff_(loop, settings.crashLoopBackOffBase, settings.crashLoopBackOffMax) {}
+
+PodWorkers::~PodWorkers() { *alive_ = false; }
+
+PodWorkers::Worker& PodWorkers::workerFor(const std::string& uid) {
+  auto& slot = pods_[uid];
+  if (!slot) {
+    slot = std::make_unique<Worker>();
+    slot->uid = uid;
+    slot->firstSeen = loop_.wallNow();
+  }
+  return *slot;
+}
+
+core::MonoTime PodWorkers::toMono(int64_t wallNs) const {
+  auto wall = core::WallTime(std::chrono::duration_cast<core::WallTime::duration>(
+      std::chrono::nanoseconds(wallNs)));
+  return loop_.monotonicNow() -
+         std::chrono::duration_cast<core::MonoTime::duration>(loop_.wallNow() - wall);
+}
+
+void PodWorkers::setDesiredPods(const std::vector<std::shared_ptr<const api::Pod>>& pods) {
+  std::unordered_map<std::string, const std::shared_ptr<const api::Pod>*> want;
+  for (const auto& p : pods) want[p->metadata.uid] = &p;
+  for (auto& [uid, w] : pods_) {
+    if (w->pod && !want.count(uid)) {
+      LOG_INFO << "Pod " << podDesc(*w->pod) << " (" << uid << ") removed from sources; stopping it";
+      w->pod.reset();
+      sync(*w);
+    }
+  }
+  for (const auto& [uid, p] : want) {
+    Worker& w = workerFor(uid);
+    if (w.pod == *p) continue;
+    if (!w.pod) LOG_INFO << "Pod " << podDesc(**p) << " (" << uid << ") added";
+    w.pod = *p;
+    w.gracePeriodSeconds = w.pod->metadata.deletionGracePeriodSeconds
+                               ? w.pod->metadata.deletionGracePeriodSeconds
+                               : w.pod->spec.terminationGracePeriodSeconds;
+    sync(w);
+  }
+}
+
+void PodWorkers::start(core::Duration relistPeriod) {
+  relistPeriod_ = relistPeriod;
+  relistTimer_ = loop_.createTimer([this] { relist(); });
+  relist();
+}
+
+void PodWorkers::forEachPod(const std::function<void(const PodView&)>& fn) const {
+  for (const auto& [uid, w] : pods_) {
+    fn(PodView{w->pod, &w->runtime, &w->waiting, w->sandboxError, w->firstSeen});
+  }
+}
+
+void PodWorkers::scheduleRetry(Worker& w, core::Duration after) {
+  if (!w.retry) {
+    std::string uid = w.uid;
+    w.retry = loop_.createTimer([this, uid] {
+      auto it = pods_.find(uid);
+      if (it != pods_.end()) sync(*it->second);
+    });
+  }
+  // Keep the earliest deadline when several reasons ask for a retry.
+  w.retry->enableTimer(std::max(after, core::Duration(1)));
+}
+
+bool PodWorkers::admitStart(Worker& w, const api::Container& c) {
+  const api::Pod& pod = *w.pod;
+  auto imgFail = w.imagePullFailedAt.find(c.image);
+  if (imgFail != w.imagePullFailedAt.end()) {
+    std::string key = pod.metadata.uid + "_" + c.image;
+    if (imageBackoff_.isInBackOffSince(key, imgFail->second)) {
+      core::Duration left = imageBackoff_.get(key) -
+                            std::chrono::duration_cast<core::Duration>(loop_.monotonicNow() - imgFail->second);
+      w.waiting[c.name] = {runtime::kImagePullBackOff, "Back-off pulling image \"" + c.image + "\""};
+      scheduleRetry(w, left);
+      return false;
+    }
+  }
+  // Restarts of a container that ran before wait out the crash-loop backoff,
+  // measured from when its last instance finished.
+  const ContainerRuntimeStatus* last = nullptr;
+  for (const auto* s : w.runtime.containersNamed(c.name)) {
+    if (s->state == ContainerState::kExited) {
+      last = s;
+      break;
+    }
+  }
+  if (!last) return true;
+  std::string key = backoffKey(pod, c);
+  core::MonoTime finished = toMono(last->finishedAtNs);
+  if (crashBackoff_.isInBackOffSince(key, finished)) {
+    core::Duration backoff = crashBackoff_.get(key);
+    core::Duration left =
+        backoff - std::chrono::duration_cast<core::Duration>(loop_.monotonicNow() - finished);
+    w.waiting[c.name] = {runtime::kCrashLoopBackOff,
+                         "back-off " + formatDuration(backoff) + " restarting failed container=" +
+                             c.name + " pod=" + pod.metadata.name + "_" + pod.metadata.namespace_ +
+                             "(" + pod.metadata.uid + ")"};
+    scheduleRetry(w, left);
+    return false;
+  }
+  crashBackoff_.next(key, finished);
+  return true;
+}
+
+void PodWorkers::sync(Worker& w) {
+  if (w.working) {
+    w.pending = true;
+    return;
+  }
+  if (!runtimeSeen_) return;  // the first relist will sync every pod
+  if (!w.pod) {
+    if (w.runtime.sandboxes.empty() && w.runtime.containers.empty()) {
+      std::string uid = w.uid;
+      pods_.erase(uid);
+      if (onChanged_) onChanged_(uid);
+      return;
+    }
+    dispatchKill(w);
+    return;
+  }
+  const api::Pod& pod = *w.pod;
+  runtime::PodActions actions = runtime::computePodActions(pod, w.runtime);
+  // A finished pod (nothing to keep, nothing to restart) whose sandbox is already
+  // down needs no further calls.
+  if (actions.killPod && !actions.createSandbox && !sandboxReady(w.runtime) &&
+      !w.runtime.hasRunningContainer()) {
+    return;
+  }
+  std::vector<runtime::ContainerStart> starts;
+  if (actions.nextInitContainer) {
+    const api::Container& c = pod.spec.initContainers[*actions.nextInitContainer];
+    if (admitStart(w, c)) starts.push_back({*actions.nextInitContainer, true});
+  }
+  for (size_t i : actions.containersToStart) {
+    if (admitStart(w, pod.spec.containers[i])) starts.push_back({i, false});
+  }
+  if (!actions.killPod && !actions.createSandbox && actions.containersToKill.empty() &&
+      starts.empty()) {
+    return;
+  }
+  dispatchSync(w, std::move(actions), std::move(starts));
+}
+
+void PodWorkers::dispatchSync(Worker& w, runtime::PodActions actions,
+                              std::vector<runtime::ContainerStart> starts) {
+  w.working = true;
+  w.pending = false;
+  auto req = std::make_shared<runtime::SyncRequest>();
+  req->pod = w.pod;
+  req->actions = std::move(actions);
+  req->status = w.runtime;
+  req->starts = std::move(starts);
+  std::string uid = w.uid;
+  auto alive = alive_;
+  pool_.submit([this, req, uid, alive] {
+    runtime::SyncResult res = runtime_.syncPod(*req);
+    core::MonoTime at = loop_.monotonicNow();
+    loop_.post([this, uid, alive, res = std::move(res), at]() mutable {
+      if (*alive) onSyncDone(uid, std::move(res), at);
+    });
+  });
+}
+
+void PodWorkers::dispatchKill(Worker& w) {
+  w.working = true;
+  w.pending = false;
+  auto req = std::make_shared<runtime::KillRequest>();
+  req->status = w.runtime;
+  req->remove = true;
+  req->reason = "pod removed";
+  // The spec's grace period; for a pod found only in the runtime, the one its
+  // containers were started with (the kubelet's annotation).
+  int64_t grace = 30;
+  if (w.gracePeriodSeconds) {
+    grace = *w.gracePeriodSeconds;
+  } else {
+    for (const auto& c : w.runtime.containers) {
+      if (c.gracePeriodSeconds) grace = *c.gracePeriodSeconds;
+    }
+    LOG_INFO << "Pod " << w.runtime.namespace_ << "/" << w.runtime.name << " (" << w.uid
+             << ") is in the runtime but no source wants it; removing it";
+  }
+  req->gracePeriodSeconds = grace;
+  std::string uid = w.uid;
+  auto alive = alive_;
+  pool_.submit([this, req, uid, alive] {
+    absl::Status s = runtime_.killPod(*req);
+    auto fresh = runtime_.getPodStatus(uid);
+    core::MonoTime at = loop_.monotonicNow();
+    std::optional<PodRuntimeStatus> f;
+    if (fresh.ok()) f = std::move(*fresh);
+    loop_.post([this, uid, alive, s, f = std::move(f), at]() mutable {
+      if (*alive) onKillDone(uid, s, std::move(f), at);
+    });
+  });
+}
+
+void PodWorkers::onSyncDone(const std::string& uid, runtime::SyncResult res, core::MonoTime at) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  Worker& w = *it->second;
+  if (res.fresh) {
+    w.runtime = std::move(*res.fresh);
+    w.fingerprint = runtime::RuntimeManager::fingerprint(w.runtime);
+    w.runtimeAt = at;
+  }
+  w.sandboxError = res.sandboxError;
+  bool failed = !res.sandboxError.empty();
+  for (const auto& warning : res.warnings) LOG_WARNING << "pod " << uid << ": " << warning;
+  for (const auto& s : res.starts) {
+    if (s.reason.empty()) {
+      w.waiting.erase(s.name);
+      w.imagePullFailedAt.erase(s.image);
+      continue;
+    }
+    failed = true;
+    w.waiting[s.name] = {s.reason, s.message};
+    if (s.reason == runtime::kErrImagePull) {
+      std::string key = uid + "_" + s.image;
+      imageBackoff_.next(key, at);
+      w.imagePullFailedAt[s.image] = at;
+    }
+  }
+  if (failed) scheduleRetry(w, settings_.errorRetry);
+  finishJob(w);
+}
+
+void PodWorkers::onKillDone(const std::string& uid, absl::Status status,
+                            std::optional<PodRuntimeStatus> fresh, core::MonoTime at) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  Worker& w = *it->second;
+  if (fresh) {
+    w.runtime = std::move(*fresh);
+    w.fingerprint = runtime::RuntimeManager::fingerprint(w.runtime);
+    w.runtimeAt = at;
+  }
+  if (!status.ok()) {
+    LOG_WARNING << "stopping pod " << uid << ": " << status.message();
+    scheduleRetry(w, settings_.errorRetry);
+  }
+  finishJob(w);
+}
+
+void PodWorkers::finishJob(Worker& w) {
+  w.working = false;
+  std::string uid = w.uid;
+  if (onChanged_) onChanged_(uid);
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  Worker& again = *it->second;
+  // A removed pod keeps going until the runtime has nothing left of it.
+  if (again.pending || !again.pod) sync(again);
+}
+
+void PodWorkers::relist() {
+  if (relisting_) return;
+  relisting_ = true;
+  auto known = std::make_shared<std::unordered_map<std::string, std::string>>();
+  for (const auto& [uid, w] : pods_) known->emplace(uid, w->fingerprint);
+  core::MonoTime startedAt = loop_.monotonicNow();
+  auto alive = alive_;
+  pool_.submit([this, known, startedAt, alive] {
+    auto res = runtime_.relist(*known);
+    loop_.post([this, res = std::move(res), startedAt, alive]() mutable {
+      if (*alive) onRelist(std::move(res), startedAt);
+    });
+  });
+}
+
+void PodWorkers::onRelist(
+    absl::StatusOr<std::vector<runtime::RuntimeManager::RelistedPod>> result,
+    core::MonoTime startedAt) {
+  relisting_ = false;
+  relistTimer_->enableTimer(relistPeriod_);
+  if (!result.ok()) {
+    LOG_WARNING << "PLEG relist failed (is the container runtime up?): "
+                << result.status().message();
+    return;
+  }
+  lastRelist_ = loop_.monotonicNow();
+  bool first = !runtimeSeen_;
+  runtimeSeen_ = true;
+  std::unordered_map<std::string, bool> present;
+  std::vector<std::string> changed;
+  for (auto& rp : *result) {
+    present[rp.uid] = true;
+    Worker& w = workerFor(rp.uid);
+    if (!rp.status || w.runtimeAt > startedAt) continue;  // unchanged, or older than we know
+    w.runtime = std::move(*rp.status);
+    w.fingerprint = rp.fingerprint;
+    w.runtimeAt = startedAt;
+    changed.push_back(rp.uid);
+  }
+  // Pods whose every trace vanished from the runtime.
+  for (auto& [uid, w] : pods_) {
+    if (present.count(uid) || w->runtimeAt > startedAt) continue;
+    if (!w->runtime.sandboxes.empty() || !w->runtime.containers.empty()) {
+      w->runtime = PodRuntimeStatus{};
+      w->runtime.uid = uid;
+      w->fingerprint.clear();
+      w->runtimeAt = startedAt;
+      changed.push_back(uid);
+    }
+  }
+  if (first) {
+    std::vector<std::string> all;
+    for (const auto& [uid, w] : pods_) all.push_back(uid);
+    changed = std::move(all);
+  }
+  for (const auto& uid : changed) {
+    auto it = pods_.find(uid);
+    if (it == pods_.end()) continue;
+    if (onChanged_) onChanged_(uid);
+    it = pods_.find(uid);
+    if (it != pods_.end()) sync(*it->second);
+  }
+}
+
+}  // namespace agent::pods

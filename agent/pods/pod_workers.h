@@ -1,0 +1,97 @@
+// Pod workers: one small state machine per pod, all on the event loop. A worker
+// decides (computePodActions plus restart and image-pull backoff) on the loop,
+// hands the blocking CRI work to the worker pool as one job, and takes the
+// pod's fresh runtime state back from it. At most one job per pod is in flight;
+// triggers that arrive meanwhile collapse into one more sync afterwards (the
+// kubelet keeps only the latest pending update, too).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/api/pod.h"
+#include "agent/runtime/runtime_manager.h"
+#include "core/backoff.h"
+#include "core/event_loop.h"
+#include "core/worker_pool.h"
+
+namespace agent::pods {
+
+struct WorkerSettings {
+  core::Duration crashLoopBackOffBase = std::chrono::seconds(10);
+  core::Duration crashLoopBackOffMax = std::chrono::seconds(300);
+  core::Duration errorRetry = std::chrono::seconds(10);  // after a failed sync
+  core::Duration resync = std::chrono::seconds(60);      // syncFrequency
+};
+
+// What status computation and the HTTP endpoints read about a pod.
+struct PodView {
+  std::shared_ptr<const api::Pod> pod;  // null for a pod being removed
+  const runtime::PodRuntimeStatus* runtime = nullptr;
+  const std::map<std::string, runtime::WaitingReason>* waiting = nullptr;
+  std::string sandboxError;
+  core::WallTime firstSeen;
+};
+
+class PodWorkers {
+ public:
+  PodWorkers(core::EventLoop& loop, core::WorkerPool& pool, runtime::RuntimeManager& runtime,
+             WorkerSettings settings);
+  ~PodWorkers();
+
+  // The complete desired set from the sources: new pods start, changed ones
+  // sync, missing ones are stopped and removed.
+  void setDesiredPods(const std::vector<std::shared_ptr<const api::Pod>>& pods);
+  // Starts the PLEG: a relist every `period`. Pods sync only after the first
+  // relist, so that an agent restart never starts a second sandbox.
+  void start(core::Duration relistPeriod);
+
+  void forEachPod(const std::function<void(const PodView&)>& fn) const;
+  // Called on the loop after a pod's state may have changed (for status writers).
+  void setOnPodChanged(std::function<void(const std::string& uid)> cb) { onChanged_ = std::move(cb); }
+  // When the last relist finished (for /healthz's syncloop check).
+  core::MonoTime lastRelist() const { return lastRelist_; }
+  size_t podCount() const { return pods_.size(); }
+
+ private:
+  struct Worker;
+  void sync(Worker& w);
+  void dispatchSync(Worker& w, runtime::PodActions actions,
+                    std::vector<runtime::ContainerStart> starts);
+  void dispatchKill(Worker& w);
+  void onSyncDone(const std::string& uid, runtime::SyncResult result, core::MonoTime at);
+  void onKillDone(const std::string& uid, absl::Status status,
+                  std::optional<runtime::PodRuntimeStatus> fresh, core::MonoTime at);
+  void finishJob(Worker& w);
+  void relist();
+  void onRelist(absl::StatusOr<std::vector<runtime::RuntimeManager::RelistedPod>> result,
+                core::MonoTime startedAt);
+  // Backoff gate for one container start; false (with a waiting reason and a
+  // retry timer) while the container is in CrashLoopBackOff or ImagePullBackOff.
+  bool admitStart(Worker& w, const api::Container& c);
+  void scheduleRetry(Worker& w, core::Duration after);
+  core::MonoTime toMono(int64_t wallNs) const;
+  Worker& workerFor(const std::string& uid);
+
+  core::EventLoop& loop_;
+  core::WorkerPool& pool_;
+  runtime::RuntimeManager& runtime_;
+  WorkerSettings settings_;
+  core::Backoff crashBackoff_;
+  core::Backoff imageBackoff_;
+  std::unordered_map<std::string, std::unique_ptr<Worker>> pods_;
+  core::TimerPtr relistTimer_;
+  core::Duration relistPeriod_{1000};
+  bool relisting_ = false;
+  bool runtimeSeen_ = false;
+  core::MonoTime lastRelist_{};
+  std::function<void(const std::string&)> onChanged_;
+  // Jobs capture this token; once the workers are gone their results are dropped.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace agent::pods

@@ -1,0 +1,169 @@
+#include "agent/runtime/pod_actions.h"
+
+namespace agent::runtime {
+namespace {
+
+bool shouldRestartOnFailure(const api::Pod& pod) { return pod.spec.restartPolicy != "Never"; }
+
+bool containerSucceeded(const api::Container& c, const PodRuntimeStatus& status) {
+  const auto* s = status.findContainer(c.name);
+  return s && s->state == ContainerState::kExited && s->exitCode == 0;
+}
+
+// Whether the sandbox must be (re)created, and with which attempt number.
+bool podSandboxChanged(const api::Pod& pod, const PodRuntimeStatus& status, uint32_t* attempt,
+                       std::string* sandboxId) {
+  *attempt = 0;
+  if (status.sandboxes.empty()) return true;
+  int ready = 0;
+  for (const auto& s : status.sandboxes) {
+    if (s.state == SandboxState::kReady) ++ready;
+  }
+  const SandboxRuntimeStatus& latest = status.sandboxes.front();
+  *sandboxId = latest.id;
+  *attempt = latest.attempt + 1;
+  if (ready > 1) return true;  // more than one ready sandbox: start over with one
+  if (latest.state != SandboxState::kReady) return true;
+  if (latest.hostNetwork != pod.spec.hostNetwork) return true;
+  if (!pod.spec.hostNetwork && latest.ip.empty()) return true;
+  *attempt = latest.attempt;
+  return false;
+}
+
+}  // namespace
+
+std::string containerHash(const api::Container& c) { return c.specHash; }
+
+bool isInitContainerFailed(const ContainerRuntimeStatus& s) {
+  if (s.state == ContainerState::kExited && s.exitCode != 0) return true;
+  return s.state == ContainerState::kUnknown;
+}
+
+bool shouldContainerBeRestarted(const api::Container& c, const api::Pod& pod,
+                                const PodRuntimeStatus& status) {
+  if (pod.metadata.deletionTimestamp) return false;
+  const auto* s = status.findContainer(c.name);
+  if (!s) return true;
+  if (s->state == ContainerState::kRunning) return false;
+  if (s->state == ContainerState::kUnknown || s->state == ContainerState::kCreated) return true;
+  if (pod.spec.restartPolicy == "Never") return false;
+  if (pod.spec.restartPolicy == "OnFailure" && s->exitCode == 0) return false;
+  return true;
+}
+
+InitProgress findNextInitContainerToRun(const api::Pod& pod, const PodRuntimeStatus& status) {
+  InitProgress p;
+  const auto& inits = pod.spec.initContainers;
+  if (inits.empty()) {
+    p.done = true;
+    return p;
+  }
+  // A running app container means initialization finished earlier.
+  for (const auto& c : pod.spec.containers) {
+    const auto* s = status.findContainer(c.name);
+    if (s && s->state == ContainerState::kRunning) {
+      p.done = true;
+      return p;
+    }
+  }
+  for (size_t i = inits.size(); i-- > 0;) {
+    const auto* s = status.findContainer(inits[i].name);
+    if (s && isInitContainerFailed(*s)) {
+      p.lastFailed = s;
+      p.next = i;
+      return p;
+    }
+  }
+  for (size_t i = inits.size(); i-- > 0;) {
+    const auto* s = status.findContainer(inits[i].name);
+    if (!s) continue;
+    if (s->state == ContainerState::kRunning) return p;  // still running
+    if (s->state == ContainerState::kExited) {
+      if (i == inits.size() - 1) {
+        p.done = true;
+        return p;
+      }
+      p.next = i + 1;
+      return p;
+    }
+  }
+  p.next = 0;
+  return p;
+}
+
+PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status) {
+  PodActions a;
+  uint32_t attempt = 0;
+  std::string sandboxId;
+  bool createSandbox = podSandboxChanged(pod, status, &attempt, &sandboxId);
+  a.killPod = createSandbox;
+  a.createSandbox = createSandbox;
+  a.sandboxId = sandboxId;
+  a.attempt = attempt;
+
+  if (createSandbox) {
+    // The sandbox is gone but the pod must not restart: it is finished.
+    if (!shouldRestartOnFailure(pod) && attempt != 0 && !status.containers.empty()) {
+      a.createSandbox = false;
+      return a;
+    }
+    for (size_t i = 0; i < pod.spec.containers.size(); ++i) {
+      if (pod.spec.restartPolicy == "OnFailure" && containerSucceeded(pod.spec.containers[i], status))
+        continue;
+      a.containersToStart.push_back(i);
+    }
+    if (a.containersToStart.empty()) {
+      a.createSandbox = false;
+      return a;
+    }
+    if (!pod.spec.initContainers.empty()) {
+      a.containersToStart.clear();
+      a.nextInitContainer = 0;
+    }
+    return a;
+  }
+
+  InitProgress init = findNextInitContainerToRun(pod, status);
+  if (!init.done) {
+    if (init.next) {
+      bool failed = init.lastFailed != nullptr;
+      if (failed && !shouldRestartOnFailure(pod)) {
+        a.killPod = true;
+      } else {
+        if (init.lastFailed && init.lastFailed->state == ContainerState::kUnknown) {
+          a.containersToKill.push_back(
+              {init.lastFailed->id, init.lastFailed->name, "init container in unknown state"});
+        }
+        a.nextInitContainer = init.next;
+      }
+    }
+    return a;
+  }
+
+  size_t keep = 0;
+  for (size_t i = 0; i < pod.spec.containers.size(); ++i) {
+    const api::Container& c = pod.spec.containers[i];
+    const auto* s = status.findContainer(c.name);
+    if (!s || s->state != ContainerState::kRunning) {
+      if (shouldContainerBeRestarted(c, pod, status)) {
+        a.containersToStart.push_back(i);
+        if (s && s->state == ContainerState::kUnknown) {
+          a.containersToKill.push_back({s->id, c.name, "container in unknown state"});
+        }
+      }
+      continue;
+    }
+    if (s->hash != containerHash(c)) {
+      // A changed spec always restarts the container, whatever the restart policy.
+      a.containersToStart.push_back(i);
+      a.containersToKill.push_back(
+          {s->id, c.name, "Container " + c.name + " definition changed, will be restarted"});
+      continue;
+    }
+    ++keep;
+  }
+  if (keep == 0 && a.containersToStart.empty()) a.killPod = true;
+  return a;
+}
+
+}  // namespace agent::runtime

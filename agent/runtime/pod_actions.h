@@ -1,0 +1,57 @@
+// computePodActions: the pure decision of what to do to one pod, given its spec
+// and what the runtime says about it (the kubelet's kuberuntime computePodActions,
+// same rules). Doing it is SyncExecutor's job.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/api/pod.h"
+#include "agent/runtime/runtime_state.h"
+
+namespace agent::runtime {
+
+struct ContainerToKill {
+  std::string id;
+  std::string name;
+  std::string message;  // why (for the Killing event)
+};
+
+struct PodActions {
+  bool killPod = false;        // stop every container and the sandbox
+  bool createSandbox = false;  // (re)create the sandbox, then start containers
+  std::string sandboxId;       // the current sandbox when it is kept
+  uint32_t attempt = 0;        // the sandbox attempt to create
+  // Index into spec.initContainers of the init container to start next, if any.
+  std::optional<size_t> nextInitContainer;
+  // Indexes into spec.containers of the app containers to start.
+  std::vector<size_t> containersToStart;
+  std::vector<ContainerToKill> containersToKill;
+
+  bool empty() const {
+    return !killPod && !createSandbox && !nextInitContainer && containersToStart.empty() &&
+           containersToKill.empty();
+  }
+};
+
+// Stable identifier of a container spec: a change means "restart the container".
+std::string containerHash(const api::Container& c);
+
+PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status);
+
+// The kubelet's ShouldContainerBeRestarted.
+bool shouldContainerBeRestarted(const api::Container& c, const api::Pod& pod,
+                                const PodRuntimeStatus& status);
+
+struct InitProgress {
+  const ContainerRuntimeStatus* lastFailed = nullptr;  // status of the failed init container
+  std::optional<size_t> next;                          // init container to run next
+  bool done = false;                                   // all init containers succeeded
+};
+InitProgress findNextInitContainerToRun(const api::Pod& pod, const PodRuntimeStatus& status);
+
+bool isInitContainerFailed(const ContainerRuntimeStatus& s);
+
+}  // namespace agent::runtime

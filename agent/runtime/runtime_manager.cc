@@ -1,0 +1,484 @@
+#include "agent/runtime/runtime_manager.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "agent/runtime/container_config.h"
+#include "agent/runtime/labels.h"
+#include "agent/runtime/sandbox_config.h"
+#include "core/atomic_file.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "cri/image_ref.h"
+
+namespace agent::runtime {
+namespace {
+
+namespace v1 = ::runtime::v1;
+
+using StringMap = std::map<std::string, std::string>;
+
+StringMap toMap(const google::protobuf::Map<std::string, std::string>& m) {
+  return StringMap(m.begin(), m.end());
+}
+
+ContainerState fromCri(v1::ContainerState s) {
+  switch (s) {
+    case v1::CONTAINER_CREATED: return ContainerState::kCreated;
+    case v1::CONTAINER_RUNNING: return ContainerState::kRunning;
+    case v1::CONTAINER_EXITED: return ContainerState::kExited;
+    default: return ContainerState::kUnknown;
+  }
+}
+
+std::string randomHex(size_t n) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(n, '0');
+  for (auto& ch : s) ch = kHex[rng() % 16];
+  return s;
+}
+
+int32_t parseInt(const StringMap& m, const char* key) {
+  auto it = m.find(key);
+  if (it == m.end()) return 0;
+  try {
+    return std::stoi(it->second);
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::string value(const StringMap& m, const char* key) {
+  auto it = m.find(key);
+  return it == m.end() ? "" : it->second;
+}
+
+}  // namespace
+
+RuntimeManager::RuntimeManager(cri::RuntimeService& runtime, cri::ImageService& images,
+                               RuntimeOptions opts)
+    : runtime_(runtime), images_(images), opts_(std::move(opts)) {}
+
+void RuntimeManager::fillSandbox(const v1::PodSandbox& s, SandboxRuntimeStatus* out) {
+  out->id = s.id();
+  out->state = s.state() == v1::SANDBOX_READY ? SandboxState::kReady : SandboxState::kNotReady;
+  out->attempt = s.metadata().attempt();
+  out->createdAtNs = s.created_at();
+  {
+    std::lock_guard<std::mutex> lock(cacheMu_);
+    auto it = sandboxFacts_.find(s.id());
+    if (it != sandboxFacts_.end()) {
+      out->ip = it->second.ip;
+      out->extraIps = it->second.extraIps;
+      out->hostNetwork = it->second.hostNetwork;
+      return;
+    }
+  }
+  auto st = runtime_.podSandboxStatus(s.id(), false);
+  if (!st.ok()) {
+    VLOG(2) << "PodSandboxStatus " << s.id() << ": " << st.status().message();
+    return;
+  }
+  SandboxFacts f;
+  f.ip = st->status().network().ip();
+  for (const auto& extra : st->status().network().additional_ips()) f.extraIps.push_back(extra.ip());
+  f.hostNetwork =
+      st->status().linux().namespaces().options().network() == v1::NamespaceMode::NODE;
+  out->ip = f.ip;
+  out->extraIps = f.extraIps;
+  out->hostNetwork = f.hostNetwork;
+  // A ready sandbox's network never changes; cache it (a not-ready one may lose its IP).
+  if (out->state == SandboxState::kReady) {
+    std::lock_guard<std::mutex> lock(cacheMu_);
+    sandboxFacts_[s.id()] = std::move(f);
+  }
+}
+
+void RuntimeManager::fillContainer(const v1::Container& c, ContainerRuntimeStatus* out) {
+  StringMap labels = toMap(c.labels());
+  StringMap ann = toMap(c.annotations());
+  out->id = c.id();
+  out->name = value(labels, kContainerNameLabel);
+  out->state = fromCri(c.state());
+  out->sandboxId = c.pod_sandbox_id();
+  out->attempt = c.metadata().attempt();
+  out->restartCount = parseInt(ann, kContainerRestartCountAnnotation);
+  out->hash = value(ann, kContainerHashAnnotation);
+  if (ann.count(kPodTerminationGracePeriodAnnotation)) {
+    out->gracePeriodSeconds = parseInt(ann, kPodTerminationGracePeriodAnnotation);
+  }
+  out->image = c.image().image();
+  out->imageRef = c.image_ref();
+  out->createdAtNs = c.created_at();
+  if (out->state == ContainerState::kExited) {
+    std::lock_guard<std::mutex> lock(cacheMu_);
+    auto it = exitedDetails_.find(c.id());
+    if (it != exitedDetails_.end()) {
+      *out = it->second;
+      return;
+    }
+  }
+  // Start/finish times and exit codes come only from ContainerStatus.
+  auto st = runtime_.containerStatus(c.id(), false);
+  if (!st.ok()) {
+    VLOG(2) << "ContainerStatus " << c.id() << ": " << st.status().message();
+    return;
+  }
+  const v1::ContainerStatus& s = st->status();
+  out->state = fromCri(s.state());
+  out->startedAtNs = s.started_at();
+  out->finishedAtNs = s.finished_at();
+  out->exitCode = s.exit_code();
+  out->reason = s.reason();
+  out->message = s.message();
+  if (!s.image().image().empty()) out->image = s.image().image();
+  if (!s.image_ref().empty()) out->imageRef = s.image_ref();
+  out->detailed = true;
+  if (out->state == ContainerState::kExited) {
+    std::lock_guard<std::mutex> lock(cacheMu_);
+    exitedDetails_[c.id()] = *out;
+  }
+}
+
+absl::StatusOr<PodRuntimeStatus> RuntimeManager::assemble(
+    const std::vector<v1::PodSandbox>& sandboxes, const std::vector<v1::Container>& containers,
+    const std::string& uid) {
+  PodRuntimeStatus p;
+  p.uid = uid;
+  for (const auto& s : sandboxes) {
+    PodIdentity id;
+    if (!podIdentityFromLabels(toMap(s.labels()), &id) || id.uid != uid) continue;
+    p.name = id.name;
+    p.namespace_ = id.namespace_;
+    SandboxRuntimeStatus ss;
+    fillSandbox(s, &ss);
+    p.sandboxes.push_back(std::move(ss));
+  }
+  for (const auto& c : containers) {
+    PodIdentity id;
+    if (!podIdentityFromLabels(toMap(c.labels()), &id) || id.uid != uid) continue;
+    if (p.name.empty()) {
+      p.name = id.name;
+      p.namespace_ = id.namespace_;
+    }
+    ContainerRuntimeStatus cs;
+    fillContainer(c, &cs);
+    p.containers.push_back(std::move(cs));
+  }
+  sortNewestFirst(p);
+  return p;
+}
+
+std::string RuntimeManager::fingerprint(const PodRuntimeStatus& s) {
+  std::string f;
+  for (const auto& sb : s.sandboxes) {
+    f += sb.id.substr(0, 12) + (sb.state == SandboxState::kReady ? ":R;" : ":N;");
+  }
+  for (const auto& c : s.containers) {
+    f += c.id.substr(0, 12) + ":" + containerStateName(c.state) + ";";
+  }
+  return f;
+}
+
+absl::StatusOr<std::vector<RuntimeManager::RelistedPod>> RuntimeManager::relist(
+    const std::unordered_map<std::string, std::string>& known) {
+  ASSIGN_OR_RETURN(auto sandboxes, runtime_.listPodSandbox(v1::PodSandboxFilter()));
+  ASSIGN_OR_RETURN(auto containers, runtime_.listContainers(v1::ContainerFilter()));
+  std::map<std::string, std::pair<std::vector<v1::PodSandbox>, std::vector<v1::Container>>> byUid;
+  std::unordered_map<std::string, bool> live;
+  for (auto& s : sandboxes) {
+    live[s.id()] = true;
+    auto it = s.labels().find(kPodUidLabel);
+    if (it != s.labels().end()) byUid[it->second].first.push_back(std::move(s));
+  }
+  for (auto& c : containers) {
+    live[c.id()] = true;
+    auto it = c.labels().find(kPodUidLabel);
+    if (it != c.labels().end()) byUid[it->second].second.push_back(std::move(c));
+  }
+  std::vector<RelistedPod> out;
+  for (auto& [uid, parts] : byUid) {
+    // A light view (no per-object calls) is enough to tell whether anything changed.
+    PodRuntimeStatus light;
+    for (const auto& s : parts.first) {
+      SandboxRuntimeStatus ss;
+      ss.id = s.id();
+      ss.state = s.state() == v1::SANDBOX_READY ? SandboxState::kReady : SandboxState::kNotReady;
+      ss.createdAtNs = s.created_at();
+      ss.attempt = s.metadata().attempt();
+      light.sandboxes.push_back(ss);
+    }
+    for (const auto& c : parts.second) {
+      ContainerRuntimeStatus cs;
+      cs.id = c.id();
+      cs.state = fromCri(c.state());
+      cs.createdAtNs = c.created_at();
+      cs.attempt = c.metadata().attempt();
+      light.containers.push_back(cs);
+    }
+    sortNewestFirst(light);
+    RelistedPod rp{uid, fingerprint(light), std::nullopt};
+    auto k = known.find(uid);
+    if (k == known.end() || k->second != rp.fingerprint) {
+      ASSIGN_OR_RETURN(auto full, assemble(parts.first, parts.second, uid));
+      rp.fingerprint = fingerprint(full);
+      rp.status = std::move(full);
+    }
+    out.push_back(std::move(rp));
+  }
+  // Forget facts about objects the runtime no longer has.
+  std::lock_guard<std::mutex> lock(cacheMu_);
+  std::erase_if(sandboxFacts_, [&](const auto& kv) { return !live.count(kv.first); });
+  std::erase_if(exitedDetails_, [&](const auto& kv) { return !live.count(kv.first); });
+  return out;
+}
+
+absl::StatusOr<PodRuntimeStatus> RuntimeManager::getPodStatus(const std::string& uid) {
+  v1::PodSandboxFilter sf;
+  (*sf.mutable_label_selector())[kPodUidLabel] = uid;
+  ASSIGN_OR_RETURN(auto sandboxes, runtime_.listPodSandbox(sf));
+  v1::ContainerFilter cf;
+  (*cf.mutable_label_selector())[kPodUidLabel] = uid;
+  ASSIGN_OR_RETURN(auto containers, runtime_.listContainers(cf));
+  return assemble(sandboxes, containers, uid);
+}
+
+absl::Status RuntimeManager::createSandbox(const api::Pod& pod, uint32_t attempt, std::string* id,
+                                           std::string* ip, std::vector<std::string>* warnings) {
+  v1::PodSandboxConfig config = makeSandboxConfig(pod, attempt, opts_, warnings);
+  RETURN_IF_ERROR(core::mkdirAll(config.log_directory(), 0755));
+  ASSIGN_OR_RETURN(*id, runtime_.runPodSandbox(config, pod.spec.runtimeClassName.value_or("")));
+  auto st = runtime_.podSandboxStatus(*id, false);
+  if (st.ok()) *ip = st->status().network().ip();
+  return absl::OkStatus();
+}
+
+absl::Status RuntimeManager::ensureImage(const api::Container& c, std::string* reason) {
+  auto ref = cri::parseImageRef(c.image);
+  if (!ref.ok()) {
+    *reason = kInvalidImageName;
+    return absl::InvalidArgumentError("Failed to apply default image tag \"" + c.image +
+                                      "\": " + std::string(ref.status().message()));
+  }
+  v1::ImageSpec spec;
+  spec.set_image(c.image);
+  if (c.imagePullPolicy != "Always") {
+    auto present = images_.imageStatus(spec);
+    if (present.ok() && present->has_value()) return absl::OkStatus();
+    if (c.imagePullPolicy == "Never") {
+      *reason = kErrImageNeverPull;
+      return absl::NotFoundError("Container image \"" + c.image +
+                                 "\" is not present with pull policy of Never");
+    }
+  }
+  auto pulled = images_.pullImage(spec, nullptr, nullptr);
+  if (!pulled.ok()) {
+    *reason = kErrImagePull;
+    return pulled.status();
+  }
+  return absl::OkStatus();
+}
+
+ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const api::Container& c,
+                                                    const std::string& sandboxId,
+                                                    const std::string& podIP,
+                                                    const PodRuntimeStatus& status,
+                                                    uint32_t sandboxAttempt) {
+  ContainerStartResult r;
+  r.name = c.name;
+  r.image = c.image;
+  auto fail = [&](const char* reason, const absl::Status& s) {
+    r.reason = reason;
+    r.message = std::string(s.message());
+    return r;
+  };
+  std::string reason;
+  if (absl::Status s = ensureImage(c, &reason); !s.ok()) return fail(reason.c_str(), s);
+
+  // The restart count continues from the newest instance of this container.
+  ContainerContext ctx;
+  const ContainerRuntimeStatus* prev = status.findContainer(c.name);
+  ctx.restartCount = prev ? prev->restartCount + 1 : 0;
+  (void)sandboxAttempt;
+  ctx.podIP = podIP;
+  ctx.podIPs = podIP.empty() ? std::vector<std::string>{} : std::vector<std::string>{podIP};
+
+  // The termination-message file lives under the pod dir so it outlives the container.
+  std::string dir = opts_.rootDir + "/pods/" + pod.metadata.uid + "/containers/" + c.name;
+  if (absl::Status s = core::mkdirAll(dir, 0755); !s.ok()) return fail(kCreateContainerConfigError, s);
+  ctx.terminationLogHostPath = dir + "/" + randomHex(8);
+  int fd = ::open(ctx.terminationLogHostPath.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    return fail(kCreateContainerConfigError,
+                core::errnoStatus(errno, "create " + ctx.terminationLogHostPath));
+  }
+  ::close(fd);
+
+  auto config = makeContainerConfig(pod, c, ctx);
+  if (!config.ok()) return fail(kCreateContainerConfigError, config.status());
+  v1::PodSandboxConfig sandboxConfig = makeSandboxConfig(pod, sandboxAttempt, opts_, nullptr);
+  auto id = runtime_.createContainer(sandboxId, *config, sandboxConfig);
+  if (!id.ok()) return fail(kCreateContainerError, id.status());
+  if (absl::Status s = runtime_.startContainer(*id); !s.ok()) return fail(kRunContainerError, s);
+
+  // The /var/log/containers symlink log shippers follow.
+  std::string target = sandboxConfig.log_directory() + "/" + config->log_path();
+  std::string link = logLinkPath(pod.metadata.name, pod.metadata.namespace_, c.name, *id);
+  if (core::mkdirAll(opts_.containerLogsLinkDir, 0755).ok()) {
+    ::unlink(link.c_str());
+    if (::symlink(target.c_str(), link.c_str()) != 0) {
+      LOG_WARNING << "create log symlink " << link << ": " << std::strerror(errno);
+    }
+  }
+  return r;
+}
+
+std::string RuntimeManager::logLinkPath(const std::string& podName, const std::string& podNamespace,
+                                        const std::string& container, const std::string& id) const {
+  return opts_.containerLogsLinkDir + "/" + podName + "_" + podNamespace + "_" + container + "-" +
+         id + ".log";
+}
+
+void RuntimeManager::removeContainerAndLogs(const ContainerRuntimeStatus& c,
+                                            const PodRuntimeStatus& pod) {
+  if (absl::Status s = runtime_.removeContainer(c.id); !s.ok()) {
+    LOG_WARNING << "remove container " << c.id << " (" << c.name << "): " << s.message();
+    return;
+  }
+  ::unlink(logLinkPath(pod.name, pod.namespace_, c.name, c.id).c_str());
+}
+
+void RuntimeManager::removeDeadContainers(const PodRuntimeStatus& status) {
+  // Keep the newest exited instance of each container (its status is the
+  // container's lastState and its restart count); remove older ones.
+  std::map<std::string, int> seen;
+  for (const auto& c : status.containers) {
+    if (c.state != ContainerState::kExited) continue;
+    if (++seen[c.name] > 1) removeContainerAndLogs(c, status);
+  }
+}
+
+SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
+  SyncResult res;
+  const api::Pod& pod = *req.pod;
+  const PodActions& a = req.actions;
+  std::string sandboxId = a.sandboxId;
+  std::string podIP;
+  if (const auto* sb = req.status.latestSandbox()) podIP = sb->ip;
+
+  if (a.killPod) {
+    KillRequest kill{req.status, pod.spec.terminationGracePeriodSeconds, false,
+                     "sandbox changed"};
+    if (absl::Status s = killPod(kill); !s.ok()) {
+      res.sandboxError = "KillPodSandboxError: " + std::string(s.message());
+      res.fresh = getPodStatus(pod.metadata.uid).value_or(req.status);
+      return res;
+    }
+    if (a.createSandbox) {
+      // A new sandbox starts from a clean slate of init containers.
+      for (const auto& c : req.status.containers) {
+        bool isInit = std::any_of(pod.spec.initContainers.begin(), pod.spec.initContainers.end(),
+                                  [&](const api::Container& ic) { return ic.name == c.name; });
+        if (isInit && c.state == ContainerState::kExited) removeContainerAndLogs(c, req.status);
+      }
+    }
+  } else {
+    for (const auto& k : a.containersToKill) {
+      LOG_INFO << "Killing container " << k.name << " of pod " << pod.metadata.namespace_ << "/"
+               << pod.metadata.name << ": " << k.message;
+      if (absl::Status s = runtime_.stopContainer(
+              k.id, std::max<int64_t>(2, pod.spec.terminationGracePeriodSeconds));
+          !s.ok()) {
+        LOG_WARNING << "stop container " << k.id << ": " << s.message();
+      }
+    }
+  }
+
+  if (a.createSandbox) {
+    std::string ip;
+    if (absl::Status s = createSandbox(pod, a.attempt, &sandboxId, &ip, &res.warnings); !s.ok()) {
+      res.sandboxError = "CreatePodSandboxError: " + std::string(s.message());
+      res.fresh = getPodStatus(pod.metadata.uid).value_or(req.status);
+      return res;
+    }
+    podIP = ip;
+  }
+
+  for (const ContainerStart& st : req.starts) {
+    const api::Container& c = st.init ? pod.spec.initContainers[st.index] : pod.spec.containers[st.index];
+    ContainerStartResult r = startContainer(pod, c, sandboxId, podIP, req.status, a.attempt);
+    r.init = st.init;
+    if (!r.reason.empty()) {
+      LOG_WARNING << "pod " << pod.metadata.namespace_ << "/" << pod.metadata.name << " container "
+                  << c.name << ": " << r.reason << ": " << r.message;
+    }
+    res.starts.push_back(std::move(r));
+    // Init containers run one at a time; a failed start ends this sync.
+    if (st.init) break;
+  }
+
+  auto fresh = getPodStatus(pod.metadata.uid);
+  if (fresh.ok()) {
+    removeDeadContainers(*fresh);
+    res.fresh = std::move(*fresh);
+  }
+  return res;
+}
+
+absl::Status RuntimeManager::killPod(const KillRequest& req) {
+  int64_t grace = std::max<int64_t>(2, req.gracePeriodSeconds);
+  std::vector<const ContainerRuntimeStatus*> running;
+  for (const auto& c : req.status.containers) {
+    if (c.state == ContainerState::kRunning || c.state == ContainerState::kUnknown) running.push_back(&c);
+  }
+  // Containers stop in parallel, each with the whole grace period, as the kubelet
+  // does; the threads live only as long as the stop calls.
+  std::vector<absl::Status> results(running.size());
+  std::vector<std::thread> stoppers;
+  for (size_t i = 1; i < running.size(); ++i) {
+    stoppers.emplace_back([&, i] { results[i] = runtime_.stopContainer(running[i]->id, grace); });
+  }
+  if (!running.empty()) results[0] = runtime_.stopContainer(running[0]->id, grace);
+  for (auto& t : stoppers) t.join();
+  absl::Status first = absl::OkStatus();
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].ok() && !cri::isNotFound(results[i])) {
+      LOG_WARNING << "stop container " << running[i]->name << " (" << running[i]->id
+                  << "): " << results[i].message();
+      if (first.ok()) first = results[i];
+    }
+  }
+  for (const auto& s : req.status.sandboxes) {
+    if (absl::Status st = runtime_.stopPodSandbox(s.id); !st.ok() && !cri::isNotFound(st)) {
+      LOG_WARNING << "stop sandbox " << s.id << ": " << st.message();
+      if (first.ok()) first = st;
+    }
+  }
+  if (!first.ok() || !req.remove) return first;
+
+  for (const auto& c : req.status.containers) removeContainerAndLogs(c, req.status);
+  for (const auto& s : req.status.sandboxes) {
+    if (absl::Status st = runtime_.removePodSandbox(s.id); !st.ok() && !cri::isNotFound(st)) {
+      LOG_WARNING << "remove sandbox " << s.id << ": " << st.message();
+      if (first.ok()) first = st;
+    }
+  }
+  if (first.ok() && !req.status.uid.empty()) {
+    // The pod is gone for good: its logs and its directory go with it.
+    PodRuntimeStatus p = req.status;
+    std::string logDir = opts_.podLogsDir + "/" + p.namespace_ + "_" + p.name + "_" + p.uid;
+    if (absl::Status s = core::removeAll(logDir); !s.ok()) LOG_WARNING << s.message();
+    if (absl::Status s = core::removeAll(opts_.rootDir + "/pods/" + p.uid); !s.ok()) {
+      LOG_WARNING << s.message();
+    }
+  }
+  return first;
+}
+
+}  // namespace agent::runtime

@@ -1,0 +1,122 @@
+// The blocking half of pod syncing (the kubelet's kubeGenericRuntimeManager):
+// reads pod state from the runtime and carries out PodActions through CRI. Runs
+// on worker-pool threads only; it holds no agent state besides caches of facts
+// that never change (an exited container's details, a sandbox's IP).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/api/pod.h"
+#include "agent/runtime/pod_actions.h"
+#include "agent/runtime/runtime_options.h"
+#include "agent/runtime/runtime_state.h"
+#include "cri/runtime_service.h"
+
+namespace agent::runtime {
+
+// The kubelet's waiting reasons for a container that could not be started.
+inline constexpr char kErrImagePull[] = "ErrImagePull";
+inline constexpr char kImagePullBackOff[] = "ImagePullBackOff";
+inline constexpr char kErrImageNeverPull[] = "ErrImageNeverPull";
+inline constexpr char kInvalidImageName[] = "InvalidImageName";
+inline constexpr char kCreateContainerConfigError[] = "CreateContainerConfigError";
+inline constexpr char kCreateContainerError[] = "CreateContainerError";
+inline constexpr char kRunContainerError[] = "RunContainerError";
+inline constexpr char kCrashLoopBackOff[] = "CrashLoopBackOff";
+
+struct ContainerStart {
+  size_t index;  // into spec.initContainers or spec.containers
+  bool init = false;
+};
+
+struct SyncRequest {
+  std::shared_ptr<const api::Pod> pod;
+  PodActions actions;
+  PodRuntimeStatus status;             // what the plan was made from
+  std::vector<ContainerStart> starts;  // the starts that passed the backoff checks
+};
+
+struct ContainerStartResult {
+  std::string name;
+  bool init = false;
+  std::string reason;  // empty on success, else one of the reasons above
+  std::string message;
+  std::string image;  // the image, for image-pull backoff keys
+};
+
+struct SyncResult {
+  std::string sandboxError;  // empty when the sandbox is fine
+  std::vector<ContainerStartResult> starts;
+  std::vector<std::string> warnings;
+  std::optional<PodRuntimeStatus> fresh;  // the pod's state after the sync
+};
+
+struct KillRequest {
+  PodRuntimeStatus status;
+  int64_t gracePeriodSeconds = 30;
+  bool remove = false;     // also remove containers, sandboxes, logs and pod dirs
+  std::string reason;      // for the log
+};
+
+class RuntimeManager {
+ public:
+  RuntimeManager(cri::RuntimeService& runtime, cri::ImageService& images, RuntimeOptions opts);
+
+  // The PLEG's relist: two list calls, then details (ContainerStatus, sandbox
+  // status) only for pods whose fingerprint differs from `known` (uid -> fingerprint).
+  struct RelistedPod {
+    std::string uid;
+    std::string fingerprint;
+    std::optional<PodRuntimeStatus> status;  // set when the fingerprint changed
+  };
+  absl::StatusOr<std::vector<RelistedPod>> relist(
+      const std::unordered_map<std::string, std::string>& known);
+  absl::StatusOr<PodRuntimeStatus> getPodStatus(const std::string& uid);
+  // What the PLEG compares: sandbox and container ids with their states.
+  static std::string fingerprint(const PodRuntimeStatus& s);
+
+  SyncResult syncPod(const SyncRequest& req);
+  // Stops every container (in parallel, each with the grace period) and the sandboxes.
+  absl::Status killPod(const KillRequest& req);
+
+  const RuntimeOptions& options() const { return opts_; }
+
+ private:
+  struct SandboxFacts {
+    std::string ip;
+    std::vector<std::string> extraIps;
+    bool hostNetwork = false;
+  };
+  absl::StatusOr<PodRuntimeStatus> assemble(const std::vector<::runtime::v1::PodSandbox>& sandboxes,
+                                            const std::vector<::runtime::v1::Container>& containers,
+                                            const std::string& uid);
+  void fillSandbox(const ::runtime::v1::PodSandbox& s, SandboxRuntimeStatus* out);
+  void fillContainer(const ::runtime::v1::Container& c, ContainerRuntimeStatus* out);
+  absl::Status createSandbox(const api::Pod& pod, uint32_t attempt, std::string* id,
+                             std::string* ip, std::vector<std::string>* warnings);
+  ContainerStartResult startContainer(const api::Pod& pod, const api::Container& c,
+                                      const std::string& sandboxId, const std::string& podIP,
+                                      const PodRuntimeStatus& status, uint32_t sandboxAttempt);
+  absl::Status ensureImage(const api::Container& c, std::string* reason);
+  void removeDeadContainers(const PodRuntimeStatus& status);
+  void removeContainerAndLogs(const ContainerRuntimeStatus& c, const PodRuntimeStatus& pod);
+  // /var/log/containers/<pod>_<namespace>_<container>-<id>.log
+  std::string logLinkPath(const std::string& podName, const std::string& podNamespace,
+                          const std::string& container, const std::string& id) const;
+
+  cri::RuntimeService& runtime_;
+  cri::ImageService& images_;
+  RuntimeOptions opts_;
+
+  std::mutex cacheMu_;  // pool threads share these caches of immutable facts
+  std::unordered_map<std::string, SandboxFacts> sandboxFacts_;
+  std::unordered_map<std::string, ContainerRuntimeStatus> exitedDetails_;
+};
+
+}  // namespace agent::runtime

@@ -1,0 +1,257 @@
+#include "agent/status/pod_status_compute.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "agent/runtime/pod_actions.h"
+
+namespace agent::status {
+namespace {
+
+using runtime::ContainerRuntimeStatus;
+using runtime::ContainerState;
+
+constexpr char kContainerCreating[] = "ContainerCreating";
+constexpr char kPodInitializing[] = "PodInitializing";
+
+api::ContainerState convertState(const ContainerRuntimeStatus& c) {
+  api::ContainerState s;
+  switch (c.state) {
+    case ContainerState::kRunning:
+      s.running = api::ContainerStateRunning{rfc3339FromNs(c.startedAtNs)};
+      break;
+    case ContainerState::kExited: {
+      api::ContainerStateTerminated t;
+      t.exitCode = c.exitCode;
+      t.reason = c.reason.empty() ? (c.exitCode == 0 ? "Completed" : "Error") : c.reason;
+      t.message = c.message;
+      t.startedAt = c.startedAtNs ? rfc3339FromNs(c.startedAtNs) : "";
+      t.finishedAt = c.finishedAtNs ? rfc3339FromNs(c.finishedAtNs) : "";
+      t.containerID = "containerd://" + c.id;
+      s.terminated = t;
+      break;
+    }
+    case ContainerState::kCreated:
+      s.waiting = api::ContainerStateWaiting{};
+      break;
+    case ContainerState::kUnknown:
+      s.terminated = api::ContainerStateTerminated{137, 0, "ContainerStatusUnknown",
+                                                   "The container could not be located", "", "",
+                                                   "containerd://" + c.id};
+      break;
+  }
+  return s;
+}
+
+std::vector<api::ContainerStatus> containerStatuses(const StatusInput& in,
+                                                    const std::vector<api::Container>& specs,
+                                                    const char* defaultReason) {
+  std::vector<api::ContainerStatus> out;
+  for (const auto& spec : specs) {
+    api::ContainerStatus st;
+    st.name = spec.name;
+    st.image = spec.image;
+    st.state.waiting = api::ContainerStateWaiting{defaultReason, ""};
+    st.started = false;
+    auto instances = in.runtime->containersNamed(spec.name);
+    if (!instances.empty()) {
+      const ContainerRuntimeStatus& cur = *instances[0];
+      st.state = convertState(cur);
+      st.containerID = "containerd://" + cur.id;
+      st.imageID = cur.imageRef;
+      st.restartCount = cur.restartCount;
+      st.started = cur.state == ContainerState::kRunning;
+      st.ready = cur.state == ContainerState::kRunning;
+      if (instances.size() > 1) st.lastState = convertState(*instances[1]);
+    }
+    // A container that failed to (re)start shows why, with its last run as lastState.
+    auto w = in.waiting->find(spec.name);
+    if (w != in.waiting->end() && runtime::shouldContainerBeRestarted(spec, *in.pod, *in.runtime)) {
+      if (st.state.terminated) st.lastState = st.state;
+      st.state = api::ContainerState{};
+      st.state.waiting = api::ContainerStateWaiting{w->second.reason, w->second.message};
+      st.ready = false;
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+const api::PodCondition* findCondition(const api::PodStatus* s, const std::string& type) {
+  if (!s) return nullptr;
+  for (const auto& c : s->conditions) {
+    if (c.type == type) return &c;
+  }
+  return nullptr;
+}
+
+std::string joinNames(const std::vector<std::string>& names) {
+  std::string s = "[";
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? " " : "") + names[i];
+  return s + "]";
+}
+
+}  // namespace
+
+std::string rfc3339(core::WallTime t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string rfc3339FromNs(int64_t ns) {
+  if (ns <= 0) return "";
+  return rfc3339(core::WallTime(
+      std::chrono::duration_cast<core::WallTime::duration>(std::chrono::nanoseconds(ns))));
+}
+
+std::string podQosClass(const api::Pod& pod) {
+  bool any = false;
+  bool guaranteed = true;
+  auto check = [&](const api::Container& c) {
+    const auto& req = c.resources.requests;
+    const auto& lim = c.resources.limits;
+    for (const auto& [k, q] : req) {
+      if ((k == "cpu" || k == "memory") && !q.isZero()) any = true;
+    }
+    for (const auto& [k, q] : lim) {
+      if ((k == "cpu" || k == "memory") && !q.isZero()) any = true;
+    }
+    for (const char* r : {"cpu", "memory"}) {
+      auto l = lim.find(r);
+      if (l == lim.end() || l->second.isZero()) {
+        guaranteed = false;
+        continue;
+      }
+      auto q = req.find(r);
+      // A missing request defaults to the limit.
+      if (q != req.end() && q->second.milliValue() != l->second.milliValue()) guaranteed = false;
+    }
+  };
+  for (const auto& c : pod.spec.initContainers) check(c);
+  for (const auto& c : pod.spec.containers) check(c);
+  if (!any) return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+std::string podPhase(const api::Pod& pod, const std::vector<api::ContainerStatus>& init,
+                     const std::vector<api::ContainerStatus>& app) {
+  int pendingInit = 0, failedInit = 0;
+  for (const auto& s : init) {
+    if (s.state.running) {
+      ++pendingInit;
+    } else if (s.state.terminated) {
+      if (s.state.terminated->exitCode != 0) ++failedInit;
+    } else if (s.state.waiting) {
+      if (s.lastState.terminated && s.lastState.terminated->exitCode != 0) {
+        ++failedInit;
+      } else {
+        ++pendingInit;
+      }
+    } else {
+      ++pendingInit;
+    }
+  }
+  int running = 0, waiting = 0, stopped = 0, succeeded = 0;
+  bool anyStarted = false;
+  for (const auto& s : app) {
+    if (s.state.running) {
+      ++running;
+      anyStarted = true;
+    } else if (s.state.terminated) {
+      ++stopped;
+      anyStarted = true;
+      if (s.state.terminated->exitCode == 0) ++succeeded;
+    } else if (s.state.waiting) {
+      if (s.lastState.terminated) {
+        ++stopped;
+        anyStarted = true;
+      } else {
+        ++waiting;
+      }
+    }
+  }
+  const std::string& policy = pod.spec.restartPolicy;
+  if (failedInit > 0 && policy == "Never") return "Failed";
+  if ((pendingInit > 0 && !anyStarted) || waiting > 0) return "Pending";
+  if (running > 0) return "Running";
+  if (stopped > 0) {
+    if (policy == "Always") return "Running";
+    if (stopped == succeeded) return "Succeeded";
+    if (policy == "Never") return "Failed";
+    return "Running";
+  }
+  return "Pending";
+}
+
+api::PodStatus computePodStatus(const StatusInput& in) {
+  const api::Pod& pod = *in.pod;
+  api::PodStatus s;
+  bool hasInit = !pod.spec.initContainers.empty();
+  s.initContainerStatuses =
+      containerStatuses(in, pod.spec.initContainers, hasInit ? kPodInitializing : kContainerCreating);
+  s.containerStatuses =
+      containerStatuses(in, pod.spec.containers, hasInit ? kPodInitializing : kContainerCreating);
+  s.phase = podPhase(pod, s.initContainerStatuses, s.containerStatuses);
+  s.qosClass = podQosClass(pod);
+  s.startTime = rfc3339(in.startTime);
+  if (!in.hostIP.empty()) {
+    s.hostIP = in.hostIP;
+    s.hostIPs = {in.hostIP};
+  }
+  const auto* sandbox = in.runtime->latestSandbox();
+  bool sandboxReady = sandbox && sandbox->state == runtime::SandboxState::kReady;
+  if (sandboxReady) {
+    if (pod.spec.hostNetwork) {
+      s.podIP = in.hostIP;
+    } else {
+      s.podIP = sandbox->ip;
+    }
+    if (!s.podIP.empty()) s.podIPs.push_back(s.podIP);
+    for (const auto& ip : sandbox->extraIps) s.podIPs.push_back(ip);
+  }
+
+  std::vector<std::string> notInitialized, notReady;
+  for (const auto& c : s.initContainerStatuses) {
+    if (!(c.state.terminated && c.state.terminated->exitCode == 0)) notInitialized.push_back(c.name);
+  }
+  for (const auto& c : s.containerStatuses) {
+    if (!c.ready) notReady.push_back(c.name);
+  }
+  // Once an app container has started, initialization is over even if an init
+  // container's record has been garbage-collected.
+  bool appStarted = std::any_of(s.containerStatuses.begin(), s.containerStatuses.end(),
+                                [](const auto& c) { return c.state.running || c.state.terminated; });
+  if (appStarted) notInitialized.clear();
+
+  auto cond = [&](const std::string& type, bool ok, const std::string& reason,
+                  const std::string& message) {
+    api::PodCondition c;
+    c.type = type;
+    c.status = ok ? "True" : "False";
+    if (!ok) {
+      c.reason = reason;
+      c.message = message;
+    }
+    const api::PodCondition* prev = findCondition(in.previous, type);
+    c.lastTransitionTime =
+        prev && prev->status == c.status ? prev->lastTransitionTime : rfc3339(in.now);
+    s.conditions.push_back(c);
+  };
+  bool completed = s.phase == "Succeeded";
+  std::string notReadyReason = completed ? "PodCompleted" : "ContainersNotReady";
+  std::string notReadyMsg = completed ? "" : "containers with unready status: " + joinNames(notReady);
+  cond("PodReadyToStartContainers", sandboxReady, "", "");
+  cond("Initialized", notInitialized.empty(), completed ? "PodCompleted" : "ContainersNotInitialized",
+       completed ? "" : "containers with incomplete status: " + joinNames(notInitialized));
+  cond("Ready", notReady.empty() && !completed, notReadyReason, notReadyMsg);
+  cond("ContainersReady", notReady.empty() && !completed, notReadyReason, notReadyMsg);
+  cond("PodScheduled", true, "", "");
+  if (!in.sandboxError.empty()) s.message = in.sandboxError;
+  return s;
+}
+
+}  // namespace agent::status

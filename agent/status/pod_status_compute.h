@@ -1,0 +1,40 @@
+// Computing a pod's API status from its spec and what the runtime says: phase,
+// conditions, init and app container statuses with the kubelet's reasons.
+// Pure; the status manager decides when to send it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "agent/api/pod.h"
+#include "agent/api/pod_status.h"
+#include "agent/runtime/runtime_state.h"
+#include "core/event_loop.h"
+
+namespace agent::status {
+
+struct StatusInput {
+  const api::Pod* pod = nullptr;
+  const runtime::PodRuntimeStatus* runtime = nullptr;
+  const std::map<std::string, runtime::WaitingReason>* waiting = nullptr;
+  std::string sandboxError;
+  std::string hostIP;
+  core::WallTime startTime;
+  core::WallTime now;
+  const api::PodStatus* previous = nullptr;  // keeps lastTransitionTime stable
+};
+
+api::PodStatus computePodStatus(const StatusInput& in);
+
+// Guaranteed, Burstable or BestEffort, by the API's rules.
+std::string podQosClass(const api::Pod& pod);
+
+// The kubelet's getPhase over computed container statuses.
+std::string podPhase(const api::Pod& pod, const std::vector<api::ContainerStatus>& init,
+                     const std::vector<api::ContainerStatus>& app);
+
+std::string rfc3339(core::WallTime t);
+std::string rfc3339FromNs(int64_t ns);
+
+}  // namespace agent::status

@@ -112,6 +112,12 @@ absl::Status Agent::start() {
   return startServers();
 }
 
+void Agent::shutdown(core::Duration maxWait) {
+  if (!pool_->shutdown(maxWait)) {
+    LOG_WARNING << "exiting with CRI calls still in flight after " << maxWait.count() << " ms";
+  }
+}
+
 absl::Status Agent::startServers() {
   if (cfg_.healthzPort > 0) {
     auto s = server::HttpServer::create(loop_, cfg_.healthzBindAddress, cfg_.healthzPort);

@@ -31,6 +31,10 @@ class Agent {
   // Loads the static pods, starts the PLEG and the servers.
   absl::Status start();
 
+  // Before exit: lets CRI calls in flight finish (a start cut off half-way can
+  // leave containerd with a container stuck in "starting"), up to `maxWait`.
+  void shutdown(core::Duration maxWait);
+
   // The PodList the read-only port's /pods serves.
   nlohmann::json podList() const;
 

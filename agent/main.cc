@@ -73,9 +73,10 @@ int run(int argc, char** argv) {
     LOG_ERROR << "event loop: " << s.message();
     return 1;
   }
-  // In-flight CRI calls on worker threads are abandoned rather than awaited: a
-  // stop with a 30 s grace period must not hold up the agent's exit. The
-  // runtime finishes them on its own.
+  // Calls in flight get a few seconds to finish; longer ones (a stop with a 30 s
+  // grace period) are abandoned rather than awaited, and the runtime finishes
+  // them on its own. Queued work is dropped: the next agent redoes it.
+  (*agent)->shutdown(std::chrono::seconds(5));
   std::fflush(nullptr);
   ::_exit(0);
 }

@@ -19,9 +19,17 @@ ThreadWorkerPool::~ThreadWorkerPool() {
 void ThreadWorkerPool::submit(std::function<void()> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
     jobs_.push_back(std::move(job));
   }
   cv_.notify_one();
+}
+
+bool ThreadWorkerPool::shutdown(Duration maxWait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  closed_ = true;
+  jobs_.clear();
+  return idle_.wait_for(lock, maxWait, [this] { return running_ == 0; });
 }
 
 void ThreadWorkerPool::workerMain() {
@@ -33,8 +41,11 @@ void ThreadWorkerPool::workerMain() {
       if (jobs_.empty()) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      ++running_;
     }
     job();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--running_ == 0) idle_.notify_all();
   }
 }
 

@@ -27,11 +27,17 @@ class ThreadWorkerPool : public WorkerPool {
   explicit ThreadWorkerPool(size_t threads);
   ~ThreadWorkerPool() override;  // drains queued jobs, then joins
   void submit(std::function<void()> job) override;
+  // For process exit: drops queued jobs, refuses new ones, and waits up to
+  // `maxWait` for running jobs to finish. True when none is left running.
+  bool shutdown(Duration maxWait);
 
  private:
   void workerMain();
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable idle_;
+  size_t running_ = 0;
+  bool closed_ = false;
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

@@ -98,6 +98,7 @@ void PodWorkers::setDesiredPods(const std::vector<std::shared_ptr<const api::Pod
     w.gracePeriodSeconds = w.pod->metadata.deletionGracePeriodSeconds
                                ? w.pod->metadata.deletionGracePeriodSeconds
                                : w.pod->spec.terminationGracePeriodSeconds;
+    if (onChanged_) onChanged_(uid);
     sync(w);
   }
 }
@@ -191,6 +192,7 @@ void PodWorkers::sync(Worker& w) {
     return;
   }
   std::vector<runtime::ContainerStart> starts;
+  auto waitingBefore = w.waiting;
   if (actions.nextInitContainer) {
     const api::Container& c = pod.spec.initContainers[*actions.nextInitContainer];
     if (admitStart(w, c)) starts.push_back({*actions.nextInitContainer, true});
@@ -200,6 +202,8 @@ void PodWorkers::sync(Worker& w) {
   }
   if (!actions.killPod && !actions.createSandbox && actions.containersToKill.empty() &&
       starts.empty()) {
+    // Entering a backoff changes what the status says even though nothing runs.
+    if (w.waiting != waitingBefore && onChanged_) onChanged_(w.uid);
     return;
   }
   dispatchSync(w, std::move(actions), std::move(starts));

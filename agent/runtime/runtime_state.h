@@ -72,6 +72,7 @@ struct PodRuntimeStatus {
 struct WaitingReason {
   std::string reason;
   std::string message;
+  bool operator==(const WaitingReason&) const = default;
 };
 
 // Sorts sandboxes and containers newest first (by creation time, then attempt).

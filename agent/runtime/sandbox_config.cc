@@ -25,10 +25,9 @@ std::string podLogDir(const std::string& podLogsDir, const api::Pod& pod) {
   md->set_namespace_(pod.metadata.namespace_);
   md->set_attempt(attempt);
 
-  // Host-network pods see the node's hostname; others their own (or the pod name).
-  if (pod.spec.hostNetwork) {
-    c.set_hostname(opts.nodeName);
-  } else {
+  // Host-network pods share the node's UTS namespace, so they get no hostname
+  // of their own (runc refuses to set one); others get theirs or the pod name.
+  if (!pod.spec.hostNetwork) {
     c.set_hostname(pod.spec.hostname.empty() ? pod.metadata.name : pod.spec.hostname);
   }
   c.set_log_directory(podLogDir(opts.podLogsDir, pod));

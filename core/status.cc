@@ -7,7 +7,7 @@ namespace core {
 
 absl::Status annotate(const absl::Status& s, std::string_view context) {
   if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  return absl::Status(s.code(), absl::StrCat(absl::string_view(context.data(), context.size()), ": ", s.message()));
 }
 
 absl::Status errnoStatus(int err, std::string_view what) {
@@ -22,7 +22,7 @@ absl::Status errnoStatus(int err, std::string_view what) {
     case EBUSY: code = absl::StatusCode::kUnavailable; break;
     default: break;
   }
-  return absl::Status(code, absl::StrCat(what, ": ", std::strerror(err)));
+  return absl::Status(code, absl::StrCat(absl::string_view(what.data(), what.size()), ": ", std::strerror(err)));
 }
 
 }  // namespace core

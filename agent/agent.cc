@@ -158,8 +158,8 @@ void Agent::onPodChanged(const std::string& uid) {
     in.previous = prev == statuses_.end() ? nullptr : &prev->second;
     api::PodStatus next = status::computePodStatus(in);
     if (!in.previous || in.previous->phase != next.phase) {
-      LOG_INFO << "Pod " << v.pod->metadata.namespace_ << "/" << v.pod->metadata.name
-               << " phase " << next.phase;
+      LOG_INFO << "Pod " << v.pod->metadata.namespace_ << "/" << v.pod->metadata.name << " phase "
+               << next.phase;
     }
     statuses_[uid] = std::move(next);
   });
@@ -172,27 +172,30 @@ nlohmann::json Agent::podList() const {
     if (!v.pod) return;
     const api::Pod& p = *v.pod;
     nlohmann::json containers = nlohmann::json::array();
-    for (const auto& c : p.spec.containers) containers.push_back({{"name", c.name}, {"image", c.image}});
+    for (const auto& c : p.spec.containers)
+      containers.push_back({{"name", c.name}, {"image", c.image}});
     nlohmann::json inits = nlohmann::json::array();
-    for (const auto& c : p.spec.initContainers) inits.push_back({{"name", c.name}, {"image", c.image}});
-    nlohmann::json item = {
-        {"metadata",
-         {{"name", p.metadata.name},
-          {"namespace", p.metadata.namespace_},
-          {"uid", p.metadata.uid},
-          {"labels", p.metadata.labels},
-          {"annotations", p.metadata.annotations}}},
-        {"spec",
-         {{"nodeName", p.spec.nodeName},
-          {"restartPolicy", p.spec.restartPolicy},
-          {"hostNetwork", p.spec.hostNetwork},
-          {"initContainers", inits},
-          {"containers", containers}}}};
+    for (const auto& c : p.spec.initContainers)
+      inits.push_back({{"name", c.name}, {"image", c.image}});
+    nlohmann::json item = {{"metadata",
+                            {{"name", p.metadata.name},
+                             {"namespace", p.metadata.namespace_},
+                             {"uid", p.metadata.uid},
+                             {"labels", p.metadata.labels},
+                             {"annotations", p.metadata.annotations}}},
+                           {"spec",
+                            {{"nodeName", p.spec.nodeName},
+                             {"restartPolicy", p.spec.restartPolicy},
+                             {"hostNetwork", p.spec.hostNetwork},
+                             {"initContainers", inits},
+                             {"containers", containers}}}};
     auto st = statuses_.find(p.metadata.uid);
     if (st != statuses_.end()) item["status"] = api::toJson(st->second);
     items.push_back(std::move(item));
   });
-  return {{"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+  return {{"kind", "PodList"},
+          {"apiVersion", "v1"},
+          {"metadata", nlohmann::json::object()},
           {"items", items}};
 }
 

@@ -64,7 +64,8 @@ class EventLoop : public Clock {
 
   virtual TimerPtr createTimer(Callback cb) = 0;
   // `cb` receives the FileReady bits that fired. The fd stays owned by the caller.
-  virtual FileEventPtr createFileEvent(int fd, uint32_t events, std::function<void(uint32_t)> cb) = 0;
+  virtual FileEventPtr createFileEvent(int fd, uint32_t events,
+                                       std::function<void(uint32_t)> cb) = 0;
   // The signal must already be blocked in every thread (main blocks them first).
   virtual SignalEventPtr createSignal(int signo, Callback cb) = 0;
   // Runs `cb` on the loop thread soon. Safe to call from any thread.

@@ -27,7 +27,8 @@ LogLine::LogLine(Severity sev, const char* file, int line) : sev_(sev) {
   auto now = std::chrono::system_clock::now();
   std::time_t secs = std::chrono::system_clock::to_time_t(now);
   auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+      1000000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char head[64];

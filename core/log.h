@@ -31,5 +31,7 @@ class LogLine {
 #define LOG_WARNING ::core::LogLine(::core::Severity::kWarning, __FILE__, __LINE__).stream()
 #define LOG_ERROR ::core::LogLine(::core::Severity::kError, __FILE__, __LINE__).stream()
 // Verbose logging, printed when --v >= n; the stream is not evaluated otherwise.
-#define VLOG(n) \
-  if (::core::verbosity() < (n)) {} else ::core::LogLine(::core::Severity::kInfo, __FILE__, __LINE__).stream()
+#define VLOG(n)                    \
+  if (::core::verbosity() < (n)) { \
+  } else                           \
+    ::core::LogLine(::core::Severity::kInfo, __FILE__, __LINE__).stream()

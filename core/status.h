@@ -22,10 +22,10 @@ absl::Status errnoStatus(int err, std::string_view what);
 #define CORE_CONCAT_INNER(a, b) a##b
 #define CORE_CONCAT(a, b) CORE_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                \
-  do {                                       \
-    ::absl::Status _st = (expr);             \
-    if (!_st.ok()) return _st;               \
+#define RETURN_IF_ERROR(expr)    \
+  do {                           \
+    ::absl::Status _st = (expr); \
+    if (!_st.ok()) return _st;   \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

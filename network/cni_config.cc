@@ -14,7 +14,8 @@ namespace {
 
 bool isCniConfigName(const std::string& n) {
   auto ends = [&](const std::string& suffix) {
-    return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return n.size() > suffix.size() &&
+           n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   return ends(".conf") || ends(".conflist") || ends(".json");
 }
@@ -46,7 +47,9 @@ std::string bridgeConflist(const CniConfigInput& in) {
   return conf.dump(2) + "\n";
 }
 
-std::vector<std::string> requiredCniPlugins() { return {"bridge", "host-local", "portmap", "loopback"}; }
+std::vector<std::string> requiredCniPlugins() {
+  return {"bridge", "host-local", "portmap", "loopback"};
+}
 
 absl::Status ensureCniConfig(const std::string& confDir, const CniConfigInput& in,
                              CniConfigResult* result) {

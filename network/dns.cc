@@ -54,8 +54,8 @@ PodDns computePodDns(const PodDnsInput& in) {
   if (policy == "ClusterFirst") {
     out.conf.nameservers = in.clusterDNS;
     if (!in.clusterDomain.empty()) {
-      out.conf.searches = {in.podNamespace + ".svc." + in.clusterDomain,
-                           "svc." + in.clusterDomain, in.clusterDomain};
+      out.conf.searches = {in.podNamespace + ".svc." + in.clusterDomain, "svc." + in.clusterDomain,
+                           in.clusterDomain};
     }
     appendUnique(out.conf.searches, in.host.searches);
     out.conf.options = {"ndots:5"};

@@ -29,9 +29,7 @@ struct PodWorkers::Worker {
 
 namespace {
 
-std::string podDesc(const api::Pod& p) {
-  return p.metadata.namespace_ + "/" + p.metadata.name;
-}
+std::string podDesc(const api::Pod& p) { return p.metadata.namespace_ + "/" + p.metadata.name; }
 
 std::string backoffKey(const api::Pod& p, const api::Container& c) {
   return p.metadata.name + "_" + p.metadata.namespace_ + "_" + p.metadata.uid + "_" + c.name + "_" +
@@ -39,9 +37,8 @@ std::string backoffKey(const api::Pod& p, const api::Container& c) {
 }
 
 bool sandboxReady(const PodRuntimeStatus& s) {
-  return std::any_of(s.sandboxes.begin(), s.sandboxes.end(), [](const auto& sb) {
-    return sb.state == runtime::SandboxState::kReady;
-  });
+  return std::any_of(s.sandboxes.begin(), s.sandboxes.end(),
+                     [](const auto& sb) { return sb.state == runtime::SandboxState::kReady; });
 }
 
 std::string formatDuration(core::Duration d) {
@@ -74,8 +71,8 @@ PodWorkers::Worker& PodWorkers::workerFor(const std::string& uid) {
 }
 
 core::MonoTime PodWorkers::toMono(int64_t wallNs) const {
-  auto wall = core::WallTime(std::chrono::duration_cast<core::WallTime::duration>(
-      std::chrono::nanoseconds(wallNs)));
+  auto wall = core::WallTime(
+      std::chrono::duration_cast<core::WallTime::duration>(std::chrono::nanoseconds(wallNs)));
   return loop_.monotonicNow() -
          std::chrono::duration_cast<core::MonoTime::duration>(loop_.wallNow() - wall);
 }
@@ -85,7 +82,8 @@ void PodWorkers::setDesiredPods(const std::vector<std::shared_ptr<const api::Pod
   for (const auto& p : pods) want[p->metadata.uid] = &p;
   for (auto& [uid, w] : pods_) {
     if (w->pod && !want.count(uid)) {
-      LOG_INFO << "Pod " << podDesc(*w->pod) << " (" << uid << ") removed from sources; stopping it";
+      LOG_INFO << "Pod " << podDesc(*w->pod) << " (" << uid
+               << ") removed from sources; stopping it";
       w->pod.reset();
       sync(*w);
     }
@@ -133,9 +131,10 @@ bool PodWorkers::admitStart(Worker& w, const api::Container& c) {
   if (imgFail != w.imagePullFailedAt.end()) {
     std::string key = pod.metadata.uid + "_" + c.image;
     if (imageBackoff_.isInBackOffSince(key, imgFail->second)) {
-      core::Duration left = imageBackoff_.get(key) -
-                            std::chrono::duration_cast<core::Duration>(loop_.monotonicNow() - imgFail->second);
-      w.waiting[c.name] = {runtime::kImagePullBackOff, "Back-off pulling image \"" + c.image + "\""};
+      core::Duration left = imageBackoff_.get(key) - std::chrono::duration_cast<core::Duration>(
+                                                         loop_.monotonicNow() - imgFail->second);
+      w.waiting[c.name] = {runtime::kImagePullBackOff,
+                           "Back-off pulling image \"" + c.image + "\""};
       scheduleRetry(w, left);
       return false;
     }
@@ -336,9 +335,8 @@ void PodWorkers::relist() {
   });
 }
 
-void PodWorkers::onRelist(
-    absl::StatusOr<std::vector<runtime::RuntimeManager::RelistedPod>> result,
-    core::MonoTime startedAt) {
+void PodWorkers::onRelist(absl::StatusOr<std::vector<runtime::RuntimeManager::RelistedPod>> result,
+                          core::MonoTime startedAt) {
   relisting_ = false;
   relistTimer_->enableTimer(relistPeriod_);
   if (!result.ok()) {

@@ -52,7 +52,9 @@ class PodWorkers {
 
   void forEachPod(const std::function<void(const PodView&)>& fn) const;
   // Called on the loop after a pod's state may have changed (for status writers).
-  void setOnPodChanged(std::function<void(const std::string& uid)> cb) { onChanged_ = std::move(cb); }
+  void setOnPodChanged(std::function<void(const std::string& uid)> cb) {
+    onChanged_ = std::move(cb);
+  }
   // When the last relist finished (for /healthz's syncloop check).
   core::MonoTime lastRelist() const { return lastRelist_; }
   size_t podCount() const { return pods_.size(); }

@@ -74,14 +74,16 @@ absl::StatusOr<EnvList> makeEnvironment(const api::Pod& pod, const api::Containe
     const api::EnvVarSource& src = *e.valueFrom;
     if (src.fieldRef) {
       auto v = fieldRefValue(pod, src.fieldRef->fieldPath, ctx);
-      if (!v.ok()) return absl::InvalidArgumentError(where + ": " + std::string(v.status().message()));
+      if (!v.ok())
+        return absl::InvalidArgumentError(where + ": " + std::string(v.status().message()));
       set(e.name, *v);
     } else if (src.configMapKeyRef || src.secretKeyRef) {
       bool optional = src.configMapKeyRef ? src.configMapKeyRef->optional.value_or(false)
                                           : src.secretKeyRef->optional.value_or(false);
       if (optional) continue;
       return absl::FailedPreconditionError(
-          where + ": ConfigMaps and Secrets are not available to static pods without an API server");
+          where +
+          ": ConfigMaps and Secrets are not available to static pods without an API server");
     } else if (src.resourceFieldRef) {
       return absl::UnimplementedError(where + ": resourceFieldRef is not supported yet");
     }
@@ -94,8 +96,8 @@ std::string containerLogPath(const std::string& container, int32_t restartCount)
 }
 
 absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const api::Pod& pod,
-                                                                 const api::Container& c,
-                                                                 const ContainerContext& ctx) {
+                                                                   const api::Container& c,
+                                                                   const ContainerContext& ctx) {
   auto env = makeEnvironment(pod, c, ctx);
   if (!env.ok()) return env.status();
   std::map<std::string, std::string> envMap(env->begin(), env->end());
@@ -146,9 +148,9 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const api::Po
 
   auto* ns = cc.mutable_linux()->mutable_security_context()->mutable_namespace_options();
   ns->set_network(pod.spec.hostNetwork ? ::runtime::v1::NODE : ::runtime::v1::POD);
-  ns->set_pid(pod.spec.hostPID                 ? ::runtime::v1::NODE
+  ns->set_pid(pod.spec.hostPID                                 ? ::runtime::v1::NODE
               : pod.spec.shareProcessNamespace.value_or(false) ? ::runtime::v1::POD
-                                               : ::runtime::v1::CONTAINER);
+                                                               : ::runtime::v1::CONTAINER);
   ns->set_ipc(pod.spec.hostIPC ? ::runtime::v1::NODE : ::runtime::v1::POD);
   return cc;
 }

@@ -33,7 +33,7 @@ absl::StatusOr<EnvList> makeEnvironment(const api::Pod& pod, const api::Containe
 std::string containerLogPath(const std::string& container, int32_t restartCount);
 
 absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const api::Pod& pod,
-                                                                 const api::Container& c,
-                                                                 const ContainerContext& ctx);
+                                                                   const api::Container& c,
+                                                                   const ContainerContext& ctx);
 
 }  // namespace agent::runtime

@@ -108,7 +108,8 @@ PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status
       return a;
     }
     for (size_t i = 0; i < pod.spec.containers.size(); ++i) {
-      if (pod.spec.restartPolicy == "OnFailure" && containerSucceeded(pod.spec.containers[i], status))
+      if (pod.spec.restartPolicy == "OnFailure" &&
+          containerSucceeded(pod.spec.containers[i], status))
         continue;
       a.containersToStart.push_back(i);
     }

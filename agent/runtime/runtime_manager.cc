@@ -29,10 +29,14 @@ StringMap toMap(const google::protobuf::Map<std::string, std::string>& m) {
 
 ContainerState fromCri(v1::ContainerState s) {
   switch (s) {
-    case v1::CONTAINER_CREATED: return ContainerState::kCreated;
-    case v1::CONTAINER_RUNNING: return ContainerState::kRunning;
-    case v1::CONTAINER_EXITED: return ContainerState::kExited;
-    default: return ContainerState::kUnknown;
+    case v1::CONTAINER_CREATED:
+      return ContainerState::kCreated;
+    case v1::CONTAINER_RUNNING:
+      return ContainerState::kRunning;
+    case v1::CONTAINER_EXITED:
+      return ContainerState::kExited;
+    default:
+      return ContainerState::kUnknown;
   }
 }
 
@@ -87,9 +91,9 @@ void RuntimeManager::fillSandbox(const v1::PodSandbox& s, SandboxRuntimeStatus* 
   }
   SandboxFacts f;
   f.ip = st->status().network().ip();
-  for (const auto& extra : st->status().network().additional_ips()) f.extraIps.push_back(extra.ip());
-  f.hostNetwork =
-      st->status().linux().namespaces().options().network() == v1::NamespaceMode::NODE;
+  for (const auto& extra : st->status().network().additional_ips())
+    f.extraIps.push_back(extra.ip());
+  f.hostNetwork = st->status().linux().namespaces().options().network() == v1::NamespaceMode::NODE;
   out->ip = f.ip;
   out->extraIps = f.extraIps;
   out->hostNetwork = f.hostNetwork;
@@ -311,7 +315,8 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
 
   // The termination-message file lives under the pod dir so it outlives the container.
   std::string dir = opts_.rootDir + "/pods/" + pod.metadata.uid + "/containers/" + c.name;
-  if (absl::Status s = core::mkdirAll(dir, 0755); !s.ok()) return fail(kCreateContainerConfigError, s);
+  if (absl::Status s = core::mkdirAll(dir, 0755); !s.ok())
+    return fail(kCreateContainerConfigError, s);
   ctx.terminationLogHostPath = dir + "/" + randomHex(8);
   int fd = ::open(ctx.terminationLogHostPath.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
   if (fd < 0) {
@@ -373,8 +378,7 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
   if (const auto* sb = req.status.latestSandbox()) podIP = sb->ip;
 
   if (a.killPod) {
-    KillRequest kill{req.status, pod.spec.terminationGracePeriodSeconds, false,
-                     "sandbox changed"};
+    KillRequest kill{req.status, pod.spec.terminationGracePeriodSeconds, false, "sandbox changed"};
     if (absl::Status s = killPod(kill); !s.ok()) {
       res.sandboxError = "KillPodSandboxError: " + std::string(s.message());
       res.fresh = getPodStatus(pod.metadata.uid).value_or(req.status);
@@ -411,7 +415,8 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
   }
 
   for (const ContainerStart& st : req.starts) {
-    const api::Container& c = st.init ? pod.spec.initContainers[st.index] : pod.spec.containers[st.index];
+    const api::Container& c =
+        st.init ? pod.spec.initContainers[st.index] : pod.spec.containers[st.index];
     ContainerStartResult r = startContainer(pod, c, sandboxId, podIP, req.status, a.attempt);
     r.init = st.init;
     if (!r.reason.empty()) {
@@ -435,7 +440,8 @@ absl::Status RuntimeManager::killPod(const KillRequest& req) {
   int64_t grace = std::max<int64_t>(2, req.gracePeriodSeconds);
   std::vector<const ContainerRuntimeStatus*> running;
   for (const auto& c : req.status.containers) {
-    if (c.state == ContainerState::kRunning || c.state == ContainerState::kUnknown) running.push_back(&c);
+    if (c.state == ContainerState::kRunning || c.state == ContainerState::kUnknown)
+      running.push_back(&c);
   }
   // Containers stop in parallel, each with the whole grace period, as the kubelet
   // does; the threads live only as long as the stop calls.

@@ -60,8 +60,8 @@ struct SyncResult {
 struct KillRequest {
   PodRuntimeStatus status;
   int64_t gracePeriodSeconds = 30;
-  bool remove = false;     // also remove containers, sandboxes, logs and pod dirs
-  std::string reason;      // for the log
+  bool remove = false;  // also remove containers, sandboxes, logs and pod dirs
+  std::string reason;   // for the log
 };
 
 class RuntimeManager {

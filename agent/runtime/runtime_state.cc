@@ -6,10 +6,14 @@ namespace agent::runtime {
 
 const char* containerStateName(ContainerState s) {
   switch (s) {
-    case ContainerState::kCreated: return "created";
-    case ContainerState::kRunning: return "running";
-    case ContainerState::kExited: return "exited";
-    case ContainerState::kUnknown: return "unknown";
+    case ContainerState::kCreated:
+      return "created";
+    case ContainerState::kRunning:
+      return "running";
+    case ContainerState::kExited:
+      return "exited";
+    case ContainerState::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }

@@ -21,7 +21,7 @@ struct SandboxRuntimeStatus {
   SandboxState state = SandboxState::kNotReady;
   uint32_t attempt = 0;
   int64_t createdAtNs = 0;
-  std::string ip;                    // empty for host network or before networking
+  std::string ip;                     // empty for host network or before networking
   std::vector<std::string> extraIps;  // additional IPs (dual stack)
   bool hostNetwork = false;
 };

@@ -16,8 +16,8 @@ std::string podLogDir(const std::string& podLogsDir, const api::Pod& pod) {
 }
 
 ::runtime::v1::PodSandboxConfig makeSandboxConfig(const api::Pod& pod, uint32_t attempt,
-                                                const RuntimeOptions& opts,
-                                                std::vector<std::string>* warnings) {
+                                                  const RuntimeOptions& opts,
+                                                  std::vector<std::string>* warnings) {
   ::runtime::v1::PodSandboxConfig c;
   auto* md = c.mutable_metadata();
   md->set_name(pod.metadata.name);
@@ -72,9 +72,9 @@ std::string podLogDir(const std::string& podLogsDir, const api::Pod& pod) {
   if (!opts.cgroupParent.empty()) lx->set_cgroup_parent(opts.cgroupParent);
   auto* ns = lx->mutable_security_context()->mutable_namespace_options();
   ns->set_network(pod.spec.hostNetwork ? ::runtime::v1::NODE : ::runtime::v1::POD);
-  ns->set_pid(pod.spec.hostPID                 ? ::runtime::v1::NODE
+  ns->set_pid(pod.spec.hostPID                                 ? ::runtime::v1::NODE
               : pod.spec.shareProcessNamespace.value_or(false) ? ::runtime::v1::POD
-                                               : ::runtime::v1::CONTAINER);
+                                                               : ::runtime::v1::CONTAINER);
   ns->set_ipc(pod.spec.hostIPC ? ::runtime::v1::NODE : ::runtime::v1::POD);
   return c;
 }

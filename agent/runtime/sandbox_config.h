@@ -13,8 +13,8 @@ namespace agent::runtime {
 std::string podLogDir(const std::string& podLogsDir, const api::Pod& pod);
 
 ::runtime::v1::PodSandboxConfig makeSandboxConfig(const api::Pod& pod, uint32_t attempt,
-                                                const RuntimeOptions& opts,
-                                                std::vector<std::string>* warnings);
+                                                  const RuntimeOptions& opts,
+                                                  std::vector<std::string>* warnings);
 
 ::runtime::v1::Protocol toCriProtocol(const std::string& protocol);
 

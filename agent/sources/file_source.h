@@ -23,9 +23,8 @@ using PodSet = std::vector<std::shared_ptr<const api::Pod>>;
 
 class FileSource {
  public:
-  FileSource(core::EventLoop& loop, core::WorkerPool& pool, std::string path,
-             std::string nodeName, core::Duration checkFrequency,
-             std::function<void(const PodSet&)> onPods);
+  FileSource(core::EventLoop& loop, core::WorkerPool& pool, std::string path, std::string nodeName,
+             core::Duration checkFrequency, std::function<void(const PodSet&)> onPods);
   ~FileSource();
 
   // Scans synchronously (start-up: the agent must know its pods before it

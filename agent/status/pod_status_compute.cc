@@ -35,9 +35,9 @@ api::ContainerState convertState(const ContainerRuntimeStatus& c) {
       s.waiting = api::ContainerStateWaiting{};
       break;
     case ContainerState::kUnknown:
-      s.terminated = api::ContainerStateTerminated{137, 0, "ContainerStatusUnknown",
-                                                   "The container could not be located", "", "",
-                                                   "containerd://" + c.id};
+      s.terminated = api::ContainerStateTerminated{
+          137, 0,  "ContainerStatusUnknown", "The container could not be located",
+          "",  "", "containerd://" + c.id};
       break;
   }
   return s;
@@ -191,8 +191,8 @@ api::PodStatus computePodStatus(const StatusInput& in) {
   const api::Pod& pod = *in.pod;
   api::PodStatus s;
   bool hasInit = !pod.spec.initContainers.empty();
-  s.initContainerStatuses =
-      containerStatuses(in, pod.spec.initContainers, hasInit ? kPodInitializing : kContainerCreating);
+  s.initContainerStatuses = containerStatuses(in, pod.spec.initContainers,
+                                              hasInit ? kPodInitializing : kContainerCreating);
   s.containerStatuses =
       containerStatuses(in, pod.spec.containers, hasInit ? kPodInitializing : kContainerCreating);
   s.phase = podPhase(pod, s.initContainerStatuses, s.containerStatuses);
@@ -216,15 +216,17 @@ api::PodStatus computePodStatus(const StatusInput& in) {
 
   std::vector<std::string> notInitialized, notReady;
   for (const auto& c : s.initContainerStatuses) {
-    if (!(c.state.terminated && c.state.terminated->exitCode == 0)) notInitialized.push_back(c.name);
+    if (!(c.state.terminated && c.state.terminated->exitCode == 0))
+      notInitialized.push_back(c.name);
   }
   for (const auto& c : s.containerStatuses) {
     if (!c.ready) notReady.push_back(c.name);
   }
   // Once an app container has started, initialization is over even if an init
   // container's record has been garbage-collected.
-  bool appStarted = std::any_of(s.containerStatuses.begin(), s.containerStatuses.end(),
-                                [](const auto& c) { return c.state.running || c.state.terminated; });
+  bool appStarted =
+      std::any_of(s.containerStatuses.begin(), s.containerStatuses.end(),
+                  [](const auto& c) { return c.state.running || c.state.terminated; });
   if (appStarted) notInitialized.clear();
 
   auto cond = [&](const std::string& type, bool ok, const std::string& reason,
@@ -243,9 +245,11 @@ api::PodStatus computePodStatus(const StatusInput& in) {
   };
   bool completed = s.phase == "Succeeded";
   std::string notReadyReason = completed ? "PodCompleted" : "ContainersNotReady";
-  std::string notReadyMsg = completed ? "" : "containers with unready status: " + joinNames(notReady);
+  std::string notReadyMsg =
+      completed ? "" : "containers with unready status: " + joinNames(notReady);
   cond("PodReadyToStartContainers", sandboxReady, "", "");
-  cond("Initialized", notInitialized.empty(), completed ? "PodCompleted" : "ContainersNotInitialized",
+  cond("Initialized", notInitialized.empty(),
+       completed ? "PodCompleted" : "ContainersNotInitialized",
        completed ? "" : "containers with incomplete status: " + joinNames(notInitialized));
   cond("Ready", notReady.empty() && !completed, notReadyReason, notReadyMsg);
   cond("ContainersReady", notReady.empty() && !completed, notReadyReason, notReadyMsg);

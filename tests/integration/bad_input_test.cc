@@ -157,8 +157,8 @@ TEST(CubeletFlagsTest, UnknownFlagAndBadConfigFailClearly) {
   std::string dir = makeTempDir("cubelet-flags");
   std::string cfg = dir + "/config.yaml";
   FILE* f = std::fopen(cfg.c_str(), "w");
-  std::fputs("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nnotAField: 1\n",
-             f);
+  std::fputs(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nnotAField: 1\n", f);
   std::fclose(f);
   r = runCommand({bin, "--config=" + cfg});
   ASSERT_TRUE(r.ok());

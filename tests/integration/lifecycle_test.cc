@@ -53,16 +53,14 @@ TEST_F(LifecycleTest, ChangedManifestReplacesPod) {
 TEST_F(LifecycleTest, RemovedManifestStopsPodWithGracePeriod) {
   startCubelet();
   // Traps SIGTERM, says so on stdout, and takes a second to exit cleanly.
-  cubelet_->writeManifest(
-      "graceful.yaml",
-      podManifest("graceful",
-                  "trap 'echo got SIGTERM; sleep 1; exit 0' TERM; echo ready; "
-                  "while true; do sleep 0.1; done",
-                  "Always", "  terminationGracePeriodSeconds: 10\n"));
+  cubelet_->writeManifest("graceful.yaml",
+                          podManifest("graceful",
+                                      "trap 'echo got SIGTERM; sleep 1; exit 0' TERM; echo ready; "
+                                      "while true; do sleep 0.1; done",
+                                      "Always", "  terminationGracePeriodSeconds: 10\n"));
   // Ignores SIGTERM (PID 1 without a handler): only SIGKILL after the grace period ends it.
-  cubelet_->writeManifest("stubborn.yaml",
-                          podManifest("stubborn", "exec sleep 1000", "Always",
-                                      "  terminationGracePeriodSeconds: 3\n"));
+  cubelet_->writeManifest("stubborn.yaml", podManifest("stubborn", "exec sleep 1000", "Always",
+                                                       "  terminationGracePeriodSeconds: 3\n"));
   ASSERT_TRUE(cubelet_->waitForPhase("graceful", "Running", 60s));
   ASSERT_TRUE(cubelet_->waitForPhase("stubborn", "Running", 60s));
   std::string gracefulLogs = cubelet_->podLogsDir();

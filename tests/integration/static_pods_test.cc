@@ -89,7 +89,8 @@ spec:
 
 TEST_F(StaticPodsTest, HostNetworkPodRuns) {
   startCubelet();
-  cubelet_->writeManifest("hn.yaml", podManifest("hn", "sleep 1000", "Always", "  hostNetwork: true\n"));
+  cubelet_->writeManifest("hn.yaml",
+                          podManifest("hn", "sleep 1000", "Always", "  hostNetwork: true\n"));
   ASSERT_TRUE(cubelet_->waitForPhase("hn", "Running", 60s)) << cubelet_->pods()->dump();
   EXPECT_EQ((*cubelet_->pod("hn"))["status"]["podIP"], "127.0.0.1");
 }
@@ -176,7 +177,8 @@ TEST_F(StaticPodsTest, OnFailureAndNeverPolicies) {
             "terminated:Error:2");
   EXPECT_EQ(stateSummary(containerStatus(*cubelet_->pod("ok"), "main")), "terminated:Completed:0");
   // A finished pod's sandbox is stopped.
-  for (const auto& s : sandboxesOf("ok-it-node")) EXPECT_EQ(s.state(), runtime::v1::SANDBOX_NOTREADY);
+  for (const auto& s : sandboxesOf("ok-it-node"))
+    EXPECT_EQ(s.state(), runtime::v1::SANDBOX_NOTREADY);
 }
 
 TEST_F(StaticPodsTest, InitContainersRunInOrderBeforeAppContainers) {

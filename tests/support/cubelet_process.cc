@@ -207,8 +207,7 @@ bool CubeletProcess::waitForPhase(const std::string& name, const std::string& ph
       timeout);
 }
 
-nlohmann::json containerStatus(const nlohmann::json& pod, const std::string& container,
-                               bool init) {
+nlohmann::json containerStatus(const nlohmann::json& pod, const std::string& container, bool init) {
   const char* key = init ? "initContainerStatuses" : "containerStatuses";
   if (!pod.contains("status") || !pod["status"].contains(key)) return nlohmann::json::object();
   for (const auto& cs : pod["status"][key]) {

@@ -15,13 +15,13 @@ TEST(ExpansionTest, KubeletRules) {
       {"$(VAR_A)", "A"},
       {"___$(VAR_B)___", "___B___"},
       {"$(VAR_A)-$(VAR_B)", "A-B"},
-      {"$(UNKNOWN)", "$(UNKNOWN)"},    // unresolved references stay literal
-      {"$$(VAR_A)", "$(VAR_A)"},       // $$ escapes
-      {"$$$(VAR_A)", "$A"},            // escaped $ then a reference
-      {"$(VAR_A", "$(VAR_A"},          // unterminated reference kept
-      {"$VAR_A", "$VAR_A"},            // $ without ( is literal
-      {"$", "$"},                      // trailing operator
-      {"$(EMPTY)x", "x"},              // defined but empty
+      {"$(UNKNOWN)", "$(UNKNOWN)"},  // unresolved references stay literal
+      {"$$(VAR_A)", "$(VAR_A)"},     // $$ escapes
+      {"$$$(VAR_A)", "$A"},          // escaped $ then a reference
+      {"$(VAR_A", "$(VAR_A"},        // unterminated reference kept
+      {"$VAR_A", "$VAR_A"},          // $ without ( is literal
+      {"$", "$"},                    // trailing operator
+      {"$(EMPTY)x", "x"},            // defined but empty
       {"no vars", "no vars"},
       {"$()", "$()"},
   };

@@ -118,8 +118,8 @@ TEST(PodActionsTest, RestartPolicyDecidesExitedContainers) {
     std::string policy;
     int exitCode;
     bool restart;
-  } cases[] = {{"Always", 0, true},     {"Always", 1, true},  {"OnFailure", 0, false},
-               {"OnFailure", 1, true},  {"Never", 0, false},  {"Never", 1, false}};
+  } cases[] = {{"Always", 0, true},    {"Always", 1, true}, {"OnFailure", 0, false},
+               {"OnFailure", 1, true}, {"Never", 0, false}, {"Never", 1, false}};
   for (const auto& c : cases) {
     auto pod = makePod({"a", "keep"}, {}, c.policy);
     PodRuntimeStatus st;
@@ -214,7 +214,8 @@ TEST(PodActionsTest, DeletedPodDoesNotRestartContainers) {
 TEST(PodActionsTest, ContainerHashChangesWithSpec) {
   auto hashOf = [](const char* container) {
     auto j = nlohmann::json::parse(std::string(R"({"apiVersion":"v1","kind":"Pod",
-        "metadata":{"name":"p"},"spec":{"containers":[)") + container + "]}}");
+        "metadata":{"name":"p"},"spec":{"containers":[)") +
+                                   container + "]}}");
     auto pod = api::decodePod(j);
     EXPECT_TRUE(pod.ok()) << pod.status();
     return containerHash(pod->spec.containers[0]);

@@ -24,6 +24,7 @@ struct PodWorkers::Worker {
   std::string sandboxError;
   core::WallTime firstSeen;
   core::TimerPtr retry;
+  core::MonoTime retryAt{};
   std::optional<int64_t> gracePeriodSeconds;  // from the last spec seen
 };
 
@@ -122,7 +123,11 @@ void PodWorkers::scheduleRetry(Worker& w, core::Duration after) {
     });
   }
   // Keep the earliest deadline when several reasons ask for a retry.
-  w.retry->enableTimer(std::max(after, core::Duration(1)));
+  after = std::max(after, core::Duration(1));
+  core::MonoTime at = loop_.monotonicNow() + after;
+  if (w.retry->enabled() && w.retryAt <= at) return;
+  w.retryAt = at;
+  w.retry->enableTimer(after);
 }
 
 bool PodWorkers::admitStart(Worker& w, const api::Container& c) {
@@ -288,7 +293,9 @@ void PodWorkers::onSyncDone(const std::string& uid, runtime::SyncResult res, cor
       w.imagePullFailedAt[s.image] = at;
     }
   }
-  if (failed) scheduleRetry(w, settings_.errorRetry);
+  // After a failure, try again soon; otherwise the periodic resync (the
+  // kubelet's syncFrequency) is the safety net behind the PLEG's events.
+  scheduleRetry(w, failed ? settings_.errorRetry : settings_.resync);
   finishJob(w);
 }
 

@@ -5,6 +5,7 @@
 #include "agent/runtime/expansion.h"
 #include "agent/runtime/labels.h"
 #include "agent/runtime/pod_actions.h"
+#include "agent/runtime/sandbox_config.h"
 #include "nlohmann/json.hpp"
 
 namespace agent::runtime {
@@ -146,12 +147,8 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const api::Po
   }
   for (const auto& [k, v] : containerAnnotations(ai)) (*cc.mutable_annotations())[k] = v;
 
-  auto* ns = cc.mutable_linux()->mutable_security_context()->mutable_namespace_options();
-  ns->set_network(pod.spec.hostNetwork ? ::runtime::v1::NODE : ::runtime::v1::POD);
-  ns->set_pid(pod.spec.hostPID                                 ? ::runtime::v1::NODE
-              : pod.spec.shareProcessNamespace.value_or(false) ? ::runtime::v1::POD
-                                                               : ::runtime::v1::CONTAINER);
-  ns->set_ipc(pod.spec.hostIPC ? ::runtime::v1::NODE : ::runtime::v1::POD);
+  setNamespaceOptions(pod,
+                      cc.mutable_linux()->mutable_security_context()->mutable_namespace_options());
   return cc;
 }
 

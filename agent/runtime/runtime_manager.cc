@@ -309,7 +309,6 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   ContainerContext ctx;
   const ContainerRuntimeStatus* prev = status.findContainer(c.name);
   ctx.restartCount = prev ? prev->restartCount + 1 : 0;
-  (void)sandboxAttempt;
   ctx.podIP = podIP;
   ctx.podIPs = podIP.empty() ? std::vector<std::string>{} : std::vector<std::string>{podIP};
 

@@ -15,6 +15,14 @@ std::string podLogDir(const std::string& podLogsDir, const api::Pod& pod) {
   return ::runtime::v1::TCP;
 }
 
+void setNamespaceOptions(const api::Pod& pod, ::runtime::v1::NamespaceOption* ns) {
+  ns->set_network(pod.spec.hostNetwork ? ::runtime::v1::NODE : ::runtime::v1::POD);
+  ns->set_pid(pod.spec.hostPID                                 ? ::runtime::v1::NODE
+              : pod.spec.shareProcessNamespace.value_or(false) ? ::runtime::v1::POD
+                                                               : ::runtime::v1::CONTAINER);
+  ns->set_ipc(pod.spec.hostIPC ? ::runtime::v1::NODE : ::runtime::v1::POD);
+}
+
 ::runtime::v1::PodSandboxConfig makeSandboxConfig(const api::Pod& pod, uint32_t attempt,
                                                   const RuntimeOptions& opts,
                                                   std::vector<std::string>* warnings) {
@@ -70,12 +78,7 @@ std::string podLogDir(const std::string& podLogsDir, const api::Pod& pod) {
 
   auto* lx = c.mutable_linux();
   if (!opts.cgroupParent.empty()) lx->set_cgroup_parent(opts.cgroupParent);
-  auto* ns = lx->mutable_security_context()->mutable_namespace_options();
-  ns->set_network(pod.spec.hostNetwork ? ::runtime::v1::NODE : ::runtime::v1::POD);
-  ns->set_pid(pod.spec.hostPID                                 ? ::runtime::v1::NODE
-              : pod.spec.shareProcessNamespace.value_or(false) ? ::runtime::v1::POD
-                                                               : ::runtime::v1::CONTAINER);
-  ns->set_ipc(pod.spec.hostIPC ? ::runtime::v1::NODE : ::runtime::v1::POD);
+  setNamespaceOptions(pod, lx->mutable_security_context()->mutable_namespace_options());
   return c;
 }
 

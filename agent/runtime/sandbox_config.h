@@ -16,6 +16,10 @@ std::string podLogDir(const std::string& podLogsDir, const api::Pod& pod);
                                                   const RuntimeOptions& opts,
                                                   std::vector<std::string>* warnings);
 
+// Network, PID and IPC namespace modes from hostNetwork/hostPID/hostIPC and
+// shareProcessNamespace; sandbox and containers use the same.
+void setNamespaceOptions(const api::Pod& pod, ::runtime::v1::NamespaceOption* ns);
+
 ::runtime::v1::Protocol toCriProtocol(const std::string& protocol);
 
 }  // namespace agent::runtime

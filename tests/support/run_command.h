@@ -11,7 +11,7 @@ namespace cubelet::testing {
 
 struct CommandResult {
   int exitCode = 0;    // the exit status; 128 + the signal number when killed
-  std::string output;  // stdout and stderr, interleaved as written
+  std::string output;  // stdout, then stderr
 };
 
 // Runs argv[0] (looked up in PATH when it has no slash) with stdin from

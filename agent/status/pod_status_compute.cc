@@ -213,6 +213,12 @@ api::PodStatus computePodStatus(const StatusInput& in) {
     if (!s.podIP.empty()) s.podIPs.push_back(s.podIP);
     for (const auto& ip : sandbox->extraIps) s.podIPs.push_back(ip);
   }
+  // A finished pod's sandbox is gone, but its IPs stay in the status, as the
+  // kubelet keeps them from the previous status.
+  if (s.podIPs.empty() && in.previous && !in.previous->podIPs.empty()) {
+    s.podIP = in.previous->podIP;
+    s.podIPs = in.previous->podIPs;
+  }
 
   std::vector<std::string> notInitialized, notReady;
   for (const auto& c : s.initContainerStatuses) {

@@ -119,6 +119,20 @@ TEST(PodStatusTest, CompletedPodSucceeds) {
   EXPECT_EQ(cond(s, "Ready").reason, "PodCompleted");
 }
 
+TEST(PodStatusTest, FinishedPodKeepsItsIp) {
+  Fixture f{makePod({"a"}, {}, "Never"), {}, {}};
+  f.rt.sandboxes.push_back(sandbox());
+  f.rt.containers.push_back(cstat("a", ContainerState::kRunning));
+  auto running = f.compute();
+  ASSERT_EQ(running.podIP, "10.88.0.7");
+  f.rt.sandboxes[0].state = runtime::SandboxState::kNotReady;
+  f.rt.containers[0] = cstat("a", ContainerState::kExited, 0);
+  auto done = f.compute(&running);
+  EXPECT_EQ(done.phase, "Succeeded");
+  EXPECT_EQ(done.podIP, "10.88.0.7");
+  EXPECT_EQ(done.podIPs, std::vector<std::string>{"10.88.0.7"});
+}
+
 TEST(PodStatusTest, FailedNeverPodFails) {
   Fixture f{makePod({"a"}, {}, "Never"), {}, {}};
   f.rt.containers.push_back(cstat("a", ContainerState::kExited, 3));

@@ -352,6 +352,11 @@ void PodWorkers::onRelist(absl::StatusOr<std::vector<runtime::RuntimeManager::Re
     return;
   }
   lastRelist_ = loop_.monotonicNow();
+  // Backoff entries of containers that stopped failing long ago are forgotten.
+  if (++relistCount_ % 60 == 0) {
+    crashBackoff_.gc();
+    imageBackoff_.gc();
+  }
   bool first = !runtimeSeen_;
   runtimeSeen_ = true;
   std::unordered_map<std::string, bool> present;

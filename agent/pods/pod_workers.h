@@ -90,6 +90,7 @@ class PodWorkers {
   core::Duration relistPeriod_{1000};
   bool relisting_ = false;
   bool runtimeSeen_ = false;
+  uint64_t relistCount_ = 0;
   core::MonoTime lastRelist_{};
   std::function<void(const std::string&)> onChanged_;
   // Jobs capture this token; once the workers are gone their results are dropped.

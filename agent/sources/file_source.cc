@@ -90,7 +90,14 @@ void FileSource::apply(const ManifestScan& scan) {
     // The same content gives the same UID: keep the object we already have so
     // that consumers see no change.
     auto it = byUid_.find(uid);
-    auto pod = it != byUid_.end() ? it->second : sp.pod;
+    std::shared_ptr<const api::Pod> pod;
+    if (it != byUid_.end()) {
+      pod = it->second;
+    } else {
+      auto seen = std::make_shared<api::Pod>(*sp.pod);
+      setConfigSeen(*seen, loop_.wallNow());
+      pod = std::move(seen);
+    }
     next[uid] = pod;
     pods.push_back(pod);
   }

@@ -48,6 +48,7 @@ spec:
   EXPECT_EQ(uid.size(), 32u);
   EXPECT_EQ(pod["metadata"]["annotations"]["kubernetes.io/config.hash"], uid);
   EXPECT_EQ(pod["metadata"]["annotations"]["kubernetes.io/config.source"], "file");
+  EXPECT_TRUE(pod["metadata"]["annotations"].contains("kubernetes.io/config.seen"));
   json cs = containerStatus(pod, "httpd");
   EXPECT_EQ(stateSummary(cs), "running");
   EXPECT_EQ(cs["ready"], true);

@@ -27,8 +27,6 @@ void FileSource::start() {
     periodic_->enableTimer(checkFrequency_);
   });
   periodic_->enableTimer(checkFrequency_);
-  // Editors and `cp` produce bursts of events; one scan shortly after is enough.
-  debounce_ = loop_.createTimer([this] { rescan(); });
   ensureWatch();
 }
 
@@ -41,9 +39,10 @@ void FileSource::ensureWatch() {
     auto slash = path_.rfind('/');
     dir = slash == std::string::npos ? "." : path_.substr(0, slash);
   }
-  auto w = core::DirWatcher::create(loop_, dir, [this] {
-    if (!debounce_->enabled()) debounce_->enableTimer(core::Duration(50));
-  });
+  // React at once, as the kubelet does: a burst of events while a scan runs
+  // collapses into one more scan (rescanAgain_), and a half-written file is
+  // read again on its next event.
+  auto w = core::DirWatcher::create(loop_, dir, [this] { rescan(); });
   if (w.ok()) {
     watcher_ = std::move(*w);
   } else {

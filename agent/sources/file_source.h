@@ -44,7 +44,6 @@ class FileSource {
   std::function<void(const PodSet&)> onPods_;
   std::unique_ptr<core::DirWatcher> watcher_;
   core::TimerPtr periodic_;
-  core::TimerPtr debounce_;
   bool scanning_ = false;
   bool rescanAgain_ = false;
   std::map<std::string, std::shared_ptr<const api::Pod>> byUid_;

@@ -56,11 +56,14 @@ absl::StatusOr<nlohmann::json> summarizeRuns(const std::vector<nlohmann::json>& 
 absl::StatusOr<std::unique_ptr<cri::GrpcRuntimeClient>> connect(const Options& opts);
 
 // Subcommands. Each returns the process exit code and prints its result as JSON.
+// baseline and cubelet-start print one line of raw samples:
+//   {"mode", "latency_ms": [...], <diagnostic>_ms: [...], "all_running_ms": [x] (burst)}.
 // baseline: the CRI calls cubelet makes for a pod, back to back, sequentially or
-//   from --threads threads at once.
+//   from --threads threads at once; diagnostic: to_started_at.
 int runBaseline(const Options& opts);
 // cubelet-start: writes manifests into cubelet's manifest dir and times each
-//   pod until its container runs (CRI started_at), sequentially or in a burst.
+//   pod until its container runs (CRI started_at), sequentially or in a burst;
+//   diagnostic: to_run_pod_sandbox.
 int runCubeletStart(const Options& opts);
 // cleanup: stops and removes every sandbox (and so every container) the runtime has.
 int runCleanup(const Options& opts);

@@ -20,7 +20,9 @@
 #                         runtime polling runs beside the baseline too, so containerd
 #                         carries the same extra load on both sides.
 #   pod_start.burst       the 20 manifests written at once (baseline: 4 threads, the
-#                         size of cubelet's worker pool); latency from the burst's start.
+#                         size of cubelet's worker pool); latency from the burst's start;
+#                         all_running: until the last of the 20 ran. Two bursts per
+#                         side, ABBA; the CPU containerd and cubelet used during them.
 #   memory                cubelet's VmRSS and RssAnon idle (5 s after start, no pods),
 #                         and with 10 and 50 pods running (after 10 s to settle).
 #   cpu_pct_50_pods       cubelet's utime+stime over 10 s with 50 pods, in % of a core.
@@ -40,6 +42,7 @@
 #                 the images and cubelet_bench are built there (incremental)
 # BENCH_PODS      pods per pod-start series (default 20)
 # BENCH_ROUNDS    rounds the sequential series is split into (default 4)
+# BENCH_BURST_ROUNDS  bursts per side (default 2)
 # BENCH_SETTLE_S  seconds to settle before a memory reading with pods (default 10)
 # BENCH_KEEP_LOGS=1  keep cubelet's and containerd's logs (in the run directory)
 set -euo pipefail
@@ -52,6 +55,7 @@ readonly NODE=bench-node
 readonly PORT=10255
 readonly PODS=${BENCH_PODS:-20}
 readonly ROUNDS=${BENCH_ROUNDS:-4}
+readonly BURST_ROUNDS=${BENCH_BURST_ROUNDS:-2}
 readonly SETTLE_S=${BENCH_SETTLE_S:-10}
 readonly IDLE_S=5
 readonly CPU_WINDOW_S=10
@@ -212,6 +216,7 @@ done
 note "starting containerd"
 in_ns "$REPO/scripts/containerd.sh" start "$CTRD" "$BUILD/images" >&2
 CONTAINERD_VERSION=$(containerd --version | awk '{print $3}')
+CONTAINERD_PID=$(<"$CTRD/containerd.pid")
 # Other work on the machine skews both sides of every ratio; say how busy it was.
 LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
 
@@ -274,13 +279,17 @@ memory() {
        END { printf "{\"vmrss_kib\":%d,\"rssanon_kib\":%d}\n", r, a }' "/proc/$CUBELET_PID/status"
 }
 
-# utime + stime of cubelet, in clock ticks.
+# utime + stime of <pid>, in clock ticks.
 cpu_ticks() {
   local stat fields
-  stat=$(<"/proc/$CUBELET_PID/stat")
+  stat=$(<"/proc/$1/stat")
   read -r -a fields <<<"${stat##*) }" # fields[0] is field 3 (state)
   echo $((fields[11] + fields[12]))
 }
+
+ticks_ms() { echo $(($1 * 1000 / CLK_TCK)); }
+CLK_TCK=$(getconf CLK_TCK)
+readonly CLK_TCK
 
 # --- pod start ----------------------------------------------------------------
 
@@ -312,16 +321,38 @@ done
 BASE_SEQ=$(summarize <<<"$seq_base")
 CUBELET_SEQ=$(summarize <<<"$seq_cubelet")
 
-note "burst: baseline, $PODS pods from $BURST_THREADS threads"
-BASE_BURST=$(baseline --mode burst --threads "$BURST_THREADS" --count "$PODS" --prefix base-burst |
-  summarize)
-reset_node
-
-note "burst: cubelet, $PODS pods"
-start_cubelet burst
-sleep 2
-CUBELET_BURST=$(cubelet_start --mode burst --count "$PODS" --prefix burst | summarize)
-reset_node
+# Bursts in ABBA order too; each round is a whole burst of $PODS pods. The CPU
+# containerd (and cubelet) burn during them shows what a side costs the runtime.
+burst_base=""
+burst_cubelet=""
+ctrd_ticks_base=0
+ctrd_ticks_cubelet=0
+cubelet_ticks=0
+for ((round = 0; round < BURST_ROUNDS; round++)); do
+  from=$((round * PODS + 1))
+  order="baseline cubelet"
+  ((round % 2 == 0)) || order="cubelet baseline"
+  for side in $order; do
+    note "burst, round $((round + 1))/$BURST_ROUNDS: $side, $PODS pods at once"
+    if [[ $side == baseline ]]; then
+      c0=$(cpu_ticks "$CONTAINERD_PID")
+      burst_base+=$(baseline --mode burst --threads "$BURST_THREADS" --from "$from" \
+        --count "$PODS" --prefix base-burst)$'\n'
+      ctrd_ticks_base=$((ctrd_ticks_base + $(cpu_ticks "$CONTAINERD_PID") - c0))
+    else
+      start_cubelet "burst-$round"
+      sleep 2
+      c0=$(cpu_ticks "$CONTAINERD_PID")
+      k0=$(cpu_ticks "$CUBELET_PID")
+      burst_cubelet+=$(cubelet_start --mode burst --from "$from" --count "$PODS" --prefix burst)$'\n'
+      cubelet_ticks=$((cubelet_ticks + $(cpu_ticks "$CUBELET_PID") - k0))
+      ctrd_ticks_cubelet=$((ctrd_ticks_cubelet + $(cpu_ticks "$CONTAINERD_PID") - c0))
+    fi
+    reset_node
+  done
+done
+BASE_BURST=$(summarize <<<"$burst_base")
+CUBELET_BURST=$(summarize <<<"$burst_cubelet")
 
 # --- memory and CPU -----------------------------------------------------------
 
@@ -342,11 +373,11 @@ MEM_50=$(memory)
 
 note "CPU: ${CPU_WINDOW_S}s with 50 pods"
 t0=$EPOCHREALTIME
-c0=$(cpu_ticks)
+c0=$(cpu_ticks "$CUBELET_PID")
 sleep "$CPU_WINDOW_S"
-c1=$(cpu_ticks)
+c1=$(cpu_ticks "$CUBELET_PID")
 t1=$EPOCHREALTIME
-CPU_PCT=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" \
+CPU_PCT=$(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" \
   'BEGIN { printf "%.2f", 100 * c / hz / (t1 - t0) }')
 reset_node
 
@@ -359,7 +390,9 @@ RESULT=$(jq -n \
   --argjson mi "$MEM_IDLE" --argjson m10 "$MEM_10" --argjson m50 "$MEM_50" \
   --argjson cpu "$CPU_PCT" --argjson pods "$PODS" --argjson threads "$BURST_THREADS" \
   --arg ctrd "$CONTAINERD_VERSION" --arg kernel "$(uname -r)" --argjson nproc "$(nproc)" \
-  --argjson load0 "$LOAD_BEFORE" --argjson load1 "$LOAD_AFTER" '
+  --argjson load0 "$LOAD_BEFORE" --argjson load1 "$LOAD_AFTER" --argjson bursts "$BURST_ROUNDS" \
+  --argjson ctrd_c "$(ticks_ms "$ctrd_ticks_cubelet")" --argjson ctrd_b "$(ticks_ms "$ctrd_ticks_base")" \
+  --argjson cub_cpu "$(ticks_ms "$cubelet_ticks")" '
   def ratio(a; b): if b > 0 then (a / b * 1000 | round) / 1000 else null end;
   {
     pod_start: {
@@ -369,8 +402,9 @@ RESULT=$(jq -n \
         baseline: "before RunPodSandbox (burst: burst start) -> StartContainer returned"
       },
       sequential: {cubelet: $cs, baseline: $bs, ratio_p50: ratio($cs.p50_ms; $bs.p50_ms)},
-      burst: {cubelet: ($cb + {all_running_ms: $cb.max_ms}),
-              baseline: ($bb + {all_running_ms: $bb.max_ms}), baseline_threads: $threads,
+      burst: {cubelet: $cb, baseline: $bb, baseline_threads: $threads, rounds: $bursts,
+              cpu_ms: {containerd_with_cubelet: $ctrd_c, containerd_with_baseline: $ctrd_b,
+                       cubelet: $cub_cpu},
               ratio_p50: ratio($cb.p50_ms; $bb.p50_ms)}
     },
     memory: {idle: $mi, pods_10: $m10, pods_50: $m50},

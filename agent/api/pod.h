@@ -356,11 +356,17 @@ struct PodSpec {
   std::optional<std::string> runtimeClassName{};
   std::optional<bool> enableServiceLinks{};  // Defaulted to true.
   std::optional<bool> setHostnameAsFQDN{};
+  // Names of the Secrets (in the pod's namespace) holding registry credentials;
+  // JSON: a list of LocalObjectReference ({"name": ...}). Empty names are dropped.
+  std::vector<std::string> imagePullSecrets{};
 };
 
 struct Pod {
   ObjectMeta metadata{};
   PodSpec spec{};
+  // From the API's status (empty for static pods): status.phase and status.startTime.
+  std::string statusPhase{};
+  std::string statusStartTime{};
 };
 
 }  // namespace agent::api

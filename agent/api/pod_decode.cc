@@ -295,7 +295,7 @@ absl::Status decodeJson(const JsonField& f, PodReadinessGate& out) {
 }
 
 absl::Status decodeJson(const JsonField& f, PodSpec& out) {
-  return decodeObject(
+  RETURN_IF_ERROR(decodeObject(
       f, "volumes", out.volumes, "initContainers", out.initContainers, "containers", out.containers,
       "restartPolicy", out.restartPolicy, "terminationGracePeriodSeconds",
       out.terminationGracePeriodSeconds, "activeDeadlineSeconds", out.activeDeadlineSeconds,
@@ -307,7 +307,20 @@ absl::Status decodeJson(const JsonField& f, PodSpec& out) {
       out.hostAliases, "priorityClassName", out.priorityClassName, "priority", out.priority,
       "dnsConfig", out.dnsConfig, "readinessGates", out.readinessGates, "runtimeClassName",
       out.runtimeClassName, "enableServiceLinks", out.enableServiceLinks, "setHostnameAsFQDN",
-      out.setHostnameAsFQDN);
+      out.setHostnameAsFQDN));
+  // imagePullSecrets: [{"name": "..."}]; API validation let empty names through once,
+  // and the kubelet ignores them.
+  JsonField pullSecrets = f["imagePullSecrets"];
+  RETURN_IF_ERROR(pullSecrets.expectArray());
+  out.imagePullSecrets.clear();
+  if (pullSecrets.isSet()) {
+    for (size_t i = 0; i < pullSecrets.value()->size(); ++i) {
+      std::string name;
+      RETURN_IF_ERROR(decodeObject(pullSecrets.at(i), "name", name));
+      if (!name.empty()) out.imagePullSecrets.push_back(std::move(name));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status decodeJson(const JsonField& f, Pod& out) {
@@ -321,7 +334,10 @@ absl::Status decodeJson(const JsonField& f, Pod& out) {
     return f["apiVersion"].error(
         absl::StrCat("Unsupported value: \"", apiVersion, "\": expected \"v1\""));
   }
-  return decodeObject(f, "metadata", out.metadata, "spec", out.spec);
+  RETURN_IF_ERROR(decodeObject(f, "metadata", out.metadata, "spec", out.spec));
+  // Of the status, what the agent needs to know about a pod it did not start: a
+  // terminal phase means never run it again, startTime anchors activeDeadlineSeconds.
+  return decodeObject(f["status"], "phase", out.statusPhase, "startTime", out.statusStartTime);
 }
 
 absl::StatusOr<Pod> decodePod(const nlohmann::json& j) {

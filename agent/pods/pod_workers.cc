@@ -1,6 +1,7 @@
 #include "agent/pods/pod_workers.h"
 
 #include <algorithm>
+#include <ctime>
 #include <optional>
 
 #include "core/log.h"
@@ -26,6 +27,10 @@ struct PodWorkers::Worker {
   core::TimerPtr retry;
   core::MonoTime retryAt{};
   std::optional<int64_t> gracePeriodSeconds;  // from the last spec seen
+  bool terminated = false;                    // onTerminated_ was called
+  std::string terminalReason;                 // the agent ended the pod (DeadlineExceeded)
+  std::string terminalMessage;
+  core::TimerPtr deadline;  // activeDeadlineSeconds
 };
 
 namespace {
@@ -47,6 +52,18 @@ std::string formatDuration(core::Duration d) {
   if (s >= 60) return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
   return std::to_string(s) + "s";
 }
+
+bool isTerminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+
+// RFC 3339 "2024-01-02T03:04:05Z" (fractions ignored) to wall time.
+std::optional<core::WallTime> parseRfc3339(const std::string& s) {
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) return std::nullopt;
+  return core::WallTime(std::chrono::seconds(timegm(&tm)));
+}
+
+constexpr char kDeadlineExceeded[] = "DeadlineExceeded";
 
 }  // namespace
 
@@ -97,7 +114,9 @@ void PodWorkers::setDesiredPods(const std::vector<std::shared_ptr<const api::Pod
     w.gracePeriodSeconds = w.pod->metadata.deletionGracePeriodSeconds
                                ? w.pod->metadata.deletionGracePeriodSeconds
                                : w.pod->spec.terminationGracePeriodSeconds;
+    checkActiveDeadline(w);
     if (onChanged_) onChanged_(uid);
+    // onChanged_ may not remove workers; `w` is still valid.
     sync(w);
   }
 }
@@ -110,8 +129,67 @@ void PodWorkers::start(core::Duration relistPeriod) {
 
 void PodWorkers::forEachPod(const std::function<void(const PodView&)>& fn) const {
   for (const auto& [uid, w] : pods_) {
-    fn(PodView{w->pod, &w->runtime, &w->waiting, w->sandboxError, w->firstSeen});
+    PodView v;
+    v.pod = w->pod;
+    v.runtime = &w->runtime;
+    v.waiting = &w->waiting;
+    v.sandboxError = w->sandboxError;
+    v.firstSeen = w->firstSeen;
+    v.terminating = w->pod && isTerminating(*w);
+    v.terminated = w->terminated;
+    v.terminalReason = w->terminalReason;
+    v.terminalMessage = w->terminalMessage;
+    fn(v);
   }
+}
+
+bool PodWorkers::isTerminating(const Worker& w) const {
+  return w.pod->metadata.deletionTimestamp || isTerminalPhase(w.pod->statusPhase) ||
+         !w.terminalReason.empty();
+}
+
+void PodWorkers::checkActiveDeadline(Worker& w) {
+  if (!w.pod || !w.pod->spec.activeDeadlineSeconds || isTerminating(w)) {
+    if (w.deadline) w.deadline->disableTimer();
+    return;
+  }
+  // The deadline runs from the pod's startTime: the API's after an agent restart.
+  core::WallTime start = w.firstSeen;
+  if (auto api = parseRfc3339(w.pod->statusStartTime)) start = std::min(start, *api);
+  core::WallTime end = start + std::chrono::seconds(*w.pod->spec.activeDeadlineSeconds);
+  core::WallTime now = loop_.wallNow();
+  if (now >= end) {
+    LOG_INFO << "Pod " << podDesc(*w.pod) << " (" << w.uid
+             << ") passed its activeDeadlineSeconds; stopping it";
+    w.terminalReason = kDeadlineExceeded;
+    w.terminalMessage = "Pod was active on the node longer than the specified deadline";
+    if (w.deadline) w.deadline->disableTimer();
+    return;
+  }
+  if (!w.deadline) {
+    std::string uid = w.uid;
+    w.deadline = loop_.createTimer([this, uid] {
+      auto it = pods_.find(uid);
+      if (it == pods_.end()) return;
+      if (onChanged_) onChanged_(uid);
+      it = pods_.find(uid);
+      if (it != pods_.end()) sync(*it->second);
+    });
+  }
+  w.deadline->enableTimer(std::chrono::duration_cast<core::Duration>(end - now) +
+                          core::Duration(1));
+}
+
+void PodWorkers::syncTerminating(Worker& w) {
+  if (w.runtime.hasRunningContainer() || sandboxReady(w.runtime)) {
+    dispatchKill(w, /*remove=*/false);
+    return;
+  }
+  if (w.terminated) return;
+  w.terminated = true;
+  LOG_INFO << "Pod " << podDesc(*w.pod) << " (" << w.uid << ") terminated";
+  if (onChanged_) onChanged_(w.uid);
+  if (onTerminated_) onTerminated_(w.uid);
 }
 
 void PodWorkers::scheduleRetry(Worker& w, core::Duration after) {
@@ -184,7 +262,12 @@ void PodWorkers::sync(Worker& w) {
       if (onChanged_) onChanged_(uid);
       return;
     }
-    dispatchKill(w);
+    dispatchKill(w, /*remove=*/true);
+    return;
+  }
+  checkActiveDeadline(w);
+  if (isTerminating(w)) {
+    syncTerminating(w);
     return;
   }
   const api::Pod& pod = *w.pod;
@@ -233,13 +316,13 @@ void PodWorkers::dispatchSync(Worker& w, runtime::PodActions actions,
   });
 }
 
-void PodWorkers::dispatchKill(Worker& w) {
+void PodWorkers::dispatchKill(Worker& w, bool remove) {
   w.working = true;
   w.pending = false;
   auto req = std::make_shared<runtime::KillRequest>();
   req->status = w.runtime;
-  req->remove = true;
-  req->reason = "pod removed";
+  req->remove = remove;
+  req->reason = remove ? "pod removed" : "pod terminating";
   // The spec's grace period; for a pod found only in the runtime, the one its
   // containers were started with (the kubelet's annotation).
   int64_t grace = 30;
@@ -323,8 +406,9 @@ void PodWorkers::finishJob(Worker& w) {
   auto it = pods_.find(uid);
   if (it == pods_.end()) return;
   Worker& again = *it->second;
-  // A removed pod keeps going until the runtime has nothing left of it.
-  if (again.pending || !again.pod) sync(again);
+  // A removed pod keeps going until the runtime has nothing left of it, a
+  // terminating one until everything has stopped.
+  if (again.pending || !again.pod || (isTerminating(again) && !again.terminated)) sync(again);
 }
 
 void PodWorkers::relist() {

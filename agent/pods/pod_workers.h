@@ -35,6 +35,14 @@ struct PodView {
   const std::map<std::string, runtime::WaitingReason>* waiting = nullptr;
   std::string sandboxError;
   core::WallTime firstSeen;
+  // The pod is being stopped for good (deleted, past its activeDeadlineSeconds,
+  // or terminal in the API): its containers are not restarted.
+  bool terminating = false;
+  // Every container and the sandbox have stopped since termination was requested.
+  bool terminated = false;
+  // Set when the agent itself ended the pod: the pod's status reason and message.
+  std::string terminalReason;
+  std::string terminalMessage;
 };
 
 class PodWorkers {
@@ -55,6 +63,11 @@ class PodWorkers {
   void setOnPodChanged(std::function<void(const std::string& uid)> cb) {
     onChanged_ = std::move(cb);
   }
+  // Called once when a terminating pod has stopped everything (the status
+  // manager then reports the final status and deletes a deleted pod).
+  void setOnPodTerminated(std::function<void(const std::string& uid)> cb) {
+    onTerminated_ = std::move(cb);
+  }
   // When the last relist finished (for /healthz's syncloop check).
   core::MonoTime lastRelist() const { return lastRelist_; }
   size_t podCount() const { return pods_.size(); }
@@ -64,7 +77,8 @@ class PodWorkers {
   void sync(Worker& w);
   void dispatchSync(Worker& w, runtime::PodActions actions,
                     std::vector<runtime::ContainerStart> starts);
-  void dispatchKill(Worker& w);
+  // Stops the pod's containers and sandboxes; `remove` also removes them.
+  void dispatchKill(Worker& w, bool remove);
   void onSyncDone(const std::string& uid, runtime::SyncResult result, core::MonoTime at);
   void onKillDone(const std::string& uid, absl::Status status,
                   std::optional<runtime::PodRuntimeStatus> fresh, core::MonoTime at);
@@ -76,6 +90,10 @@ class PodWorkers {
   // retry timer) while the container is in CrashLoopBackOff or ImagePullBackOff.
   bool admitStart(Worker& w, const api::Container& c);
   void scheduleRetry(Worker& w, core::Duration after);
+  // Arms the activeDeadlineSeconds timer, or ends the pod when it is past it.
+  void checkActiveDeadline(Worker& w);
+  bool isTerminating(const Worker& w) const;
+  void syncTerminating(Worker& w);
   core::MonoTime toMono(int64_t wallNs) const;
   Worker& workerFor(const std::string& uid);
 
@@ -93,6 +111,7 @@ class PodWorkers {
   uint64_t relistCount_ = 0;
   core::MonoTime lastRelist_{};
   std::function<void(const std::string&)> onChanged_;
+  std::function<void(const std::string&)> onTerminated_;
   // Jobs capture this token; once the workers are gone their results are dropped.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -1,0 +1,89 @@
+#include "agent/pods/admission.h"
+
+#include <algorithm>
+#include <set>
+
+namespace agent::pods {
+namespace {
+
+int64_t requestMilli(const api::Container& c, const std::string& resource) {
+  auto it = c.resources.requests.find(resource);
+  if (it != c.resources.requests.end()) return it->second.milliValue();
+  // An unset request defaults to the limit (the API server's defaulting).
+  auto lim = c.resources.limits.find(resource);
+  return lim == c.resources.limits.end() ? 0 : lim->second.milliValue();
+}
+
+// cpu in millicores, everything else in whole units, as the kubelet prints them.
+int64_t display(const std::string& resource, int64_t milli) {
+  if (resource == "cpu") return milli;
+  return (milli + 999) / 1000;
+}
+
+std::string insufficient(const std::string& resource, int64_t requested, int64_t used,
+                         int64_t capacity) {
+  return "Node didn't have enough resource: " + resource +
+         ", requested: " + std::to_string(requested) + ", used: " + std::to_string(used) +
+         ", capacity: " + std::to_string(capacity);
+}
+
+}  // namespace
+
+int64_t podRequestMilli(const api::Pod& pod, const std::string& resource) {
+  int64_t sum = 0;
+  for (const auto& c : pod.spec.containers) sum += requestMilli(c, resource);
+  int64_t sidecars = 0;
+  int64_t initMax = 0;
+  for (const auto& c : pod.spec.initContainers) {
+    if (c.restartPolicy && *c.restartPolicy == "Always") {
+      sidecars += requestMilli(c, resource);
+      sum += requestMilli(c, resource);
+    } else {
+      // A regular init container runs beside the sidecars started before it.
+      initMax = std::max(initMax, sidecars + requestMilli(c, resource));
+    }
+  }
+  return std::max(sum, initMax);
+}
+
+std::optional<Rejection> admitPod(const api::Pod& pod, const std::vector<const api::Pod*>& active,
+                                  const NodeAllocatable& node) {
+  for (const auto& [k, v] : pod.spec.nodeSelector) {
+    auto it = node.labels.find(k);
+    if (it == node.labels.end() || it->second != v) {
+      return Rejection{"NodeAffinity", "Predicate NodeAffinity failed"};
+    }
+  }
+  if (static_cast<int64_t>(active.size()) + 1 > node.maxPods) {
+    return Rejection{"OutOfpods",
+                     insufficient("pods", 1, static_cast<int64_t>(active.size()), node.maxPods)};
+  }
+  // Every resource the pod asks for, in a stable order (cpu and memory first).
+  std::set<std::string> asked;
+  for (const auto* list : {&pod.spec.containers, &pod.spec.initContainers}) {
+    for (const auto& c : *list) {
+      for (const auto& [r, q] : c.resources.requests) asked.insert(r);
+      for (const auto& [r, q] : c.resources.limits) asked.insert(r);
+    }
+  }
+  std::vector<std::string> order;
+  for (const char* first : {"cpu", "memory"}) {
+    if (asked.erase(first)) order.push_back(first);
+  }
+  order.insert(order.end(), asked.begin(), asked.end());
+  for (const auto& r : order) {
+    int64_t want = podRequestMilli(pod, r);
+    if (want == 0) continue;
+    auto alloc = node.resources.find(r);
+    int64_t capacity = alloc == node.resources.end() ? 0 : alloc->second.milliValue();
+    int64_t used = 0;
+    for (const api::Pod* p : active) used += podRequestMilli(*p, r);
+    if (want > capacity - used) {
+      return Rejection{"OutOf" + r,
+                       insufficient(r, display(r, want), display(r, used), display(r, capacity))};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace agent::pods

@@ -1,0 +1,123 @@
+// A Kubernetes API server test double: HTTPS with client-certificate and bearer-token
+// authentication, the Node authorizer and NodeRestriction, list/watch with
+// resourceVersions, bookmarks and 410 Gone, field and label selectors, status
+// subresources, merge/strategic-merge/JSON patches, graceful pod deletion, Leases,
+// Events and CertificateSigningRequests. Tests drive it over HTTP like cubelet does, or
+// directly (as cluster admin) through the store API below, which shares the same code
+// paths and watch events.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "tests/fakeapi/pki.h"
+#include "tests/fakeapi/request_record.h"
+
+namespace cubelet::fakeapi {
+
+class TokenAuthenticator;
+class ResourceStore;
+class ApiHandler;
+class TlsHttpServer;
+
+struct FakeApiServerOptions {
+  std::string bindAddress = "127.0.0.1";
+  int port = 0;                // 0: pick a free port
+  size_t historyLimit = 1000;  // watch events kept; a watch from an older RV gets 410
+  std::chrono::milliseconds bookmarkInterval{1000};  // for watches with allowWatchBookmarks
+  std::string pkiDir;  // where CA/server/client PEMs are written (temp dir); empty: a new temp dir
+};
+
+class FakeApiServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<FakeApiServer>> start(FakeApiServerOptions opts);
+  ~FakeApiServer();  // stops
+  FakeApiServer(const FakeApiServer&) = delete;
+  FakeApiServer& operator=(const FakeApiServer&) = delete;
+
+  std::string url() const;     // "https://127.0.0.1:<port>"
+  std::string caFile() const;  // PEM of the CA that signed the server cert and client certs
+  const std::string& caPem() const;
+  int port() const;
+
+  // Outage simulation: stop() closes the listener and every connection (watches end);
+  // resume() listens again on the same port with the same state.
+  void stop();
+  absl::Status resume();
+
+  // Identities. Kubeconfigs are YAML with the CA and credentials embedded (*-data).
+  absl::Status writeCertKubeconfig(const std::string& path, const std::string& user,
+                                   const std::vector<std::string>& groups,
+                                   std::chrono::seconds validity = std::chrono::hours(24));
+  // A client certificate for `user` in `groups`, signed by the server's CA.
+  absl::StatusOr<CertKeyPem> issueClientCert(
+      const std::string& user, const std::vector<std::string>& groups,
+      std::chrono::seconds validity = std::chrono::hours(24));
+  std::string addToken(const std::string& user, const std::vector<std::string>& groups);
+  absl::Status writeTokenKubeconfig(const std::string& path, const std::string& token);
+  // "abcdef.0123456789abcdef" style; user system:bootstrap:<id>, groups
+  // system:bootstrappers and system:bootstrappers:kubeadm:default-node-token.
+  std::string addBootstrapToken();
+  // A token in group system:masters, made at start.
+  const std::string& adminToken() const { return adminToken_; }
+
+  // Direct store access as cluster admin (no HTTP, no authz, same semantics and watch
+  // events). `path` is the API path of a collection or object, e.g.
+  // "/api/v1/namespaces/default/pods". Namespaces that do not exist are created.
+  absl::StatusOr<nlohmann::json> create(const std::string& collectionPath, nlohmann::json obj);
+  absl::StatusOr<nlohmann::json> get(const std::string& objectPath);
+  // RV-checked if the object carries metadata.resourceVersion. A path ending in
+  // /status (or /approval) writes that subresource.
+  absl::StatusOr<nlohmann::json> update(const std::string& objectPath, nlohmann::json obj);
+  // Patches as PATCH would (contentType: merge, strategic-merge or json-patch).
+  absl::StatusOr<nlohmann::json> patch(const std::string& objectPath,
+                                       const std::string& contentType, const nlohmann::json& patch);
+  // The pod (graceful deletion pending or last state) or a Success Status.
+  absl::StatusOr<nlohmann::json> remove(const std::string& objectPath,
+                                        std::optional<int64_t> grace = std::nullopt);
+  std::vector<nlohmann::json> list(const std::string& collectionPath);
+
+  // CSRs: approve (Approved condition) and issue (status.certificate signed by the CA
+  // for the CSR's subject), or deny (Denied condition).
+  absl::Status approveCsr(const std::string& name,
+                          std::chrono::seconds validity = std::chrono::hours(24));
+  absl::Status denyCsr(const std::string& name);
+
+  // Drops the watch history: every watch resuming from an RV older than now gets 410 Gone.
+  void compactHistory();
+  // Closes every open watch stream (as a server-side watch timeout would).
+  void closeWatches();
+  int64_t currentResourceVersion() const;
+
+  std::vector<RequestRecord> requests() const;
+  void clearRequests();
+
+  // Waits until `objectPath` exists and pred(obj) holds; DeadlineExceeded (naming the
+  // last object seen) after `timeout`.
+  absl::StatusOr<nlohmann::json> waitFor(const std::string& objectPath,
+                                         const std::function<bool(const nlohmann::json&)>& pred,
+                                         std::chrono::milliseconds timeout);
+
+ private:
+  FakeApiServer();
+  absl::Status writeKubeconfig(const std::string& path, const std::string& user,
+                               const std::string& userFields);
+
+  FakeApiServerOptions opts_;
+  std::string tempDir_;  // removed on destruction when we made it
+  std::unique_ptr<Pki> pki_;
+  std::unique_ptr<TokenAuthenticator> tokens_;
+  std::unique_ptr<ResourceStore> store_;
+  std::unique_ptr<ApiHandler> handler_;
+  std::unique_ptr<TlsHttpServer> server_;
+  std::string adminToken_;
+};
+
+}  // namespace cubelet::fakeapi

@@ -9,97 +9,15 @@
 #include "nlohmann/json.hpp"
 
 namespace agent::runtime {
-namespace {
-
-// Label or annotation selectors of the form `metadata.labels['key']`.
-bool mapField(const std::string& path, const std::string& prefix,
-              const std::map<std::string, std::string>& m, std::string* out) {
-  if (path.rfind(prefix + "['", 0) != 0 || path.size() < prefix.size() + 4 ||
-      path.compare(path.size() - 2, 2, "']") != 0) {
-    return false;
-  }
-  std::string key = path.substr(prefix.size() + 2, path.size() - prefix.size() - 4);
-  auto it = m.find(key);
-  *out = it == m.end() ? "" : it->second;
-  return true;
-}
-
-absl::StatusOr<std::string> fieldRefValue(const api::Pod& pod, const std::string& path,
-                                          const ContainerContext& ctx) {
-  std::string v;
-  if (path == "metadata.name") return pod.metadata.name;
-  if (path == "metadata.namespace") return pod.metadata.namespace_;
-  if (path == "metadata.uid") return pod.metadata.uid;
-  if (path == "spec.nodeName") return pod.spec.nodeName;
-  if (path == "spec.serviceAccountName") return pod.spec.serviceAccountName;
-  if (path == "status.hostIP" || path == "status.hostIPs") return ctx.hostIP;
-  if (path == "status.podIP") return ctx.podIP;
-  if (path == "status.podIPs") {
-    std::string joined;
-    for (const auto& ip : ctx.podIPs) joined += (joined.empty() ? "" : ",") + ip;
-    return joined.empty() ? ctx.podIP : joined;
-  }
-  if (mapField(path, "metadata.labels", pod.metadata.labels, &v)) return v;
-  if (mapField(path, "metadata.annotations", pod.metadata.annotations, &v)) return v;
-  return absl::InvalidArgumentError("unsupported fieldPath \"" + path + "\"");
-}
-
-}  // namespace
-
-absl::StatusOr<EnvList> makeEnvironment(const api::Pod& pod, const api::Container& c,
-                                        const ContainerContext& ctx) {
-  EnvList env;
-  std::map<std::string, std::string> defined;
-  auto set = [&](const std::string& k, const std::string& v) {
-    if (defined.count(k)) {
-      for (auto& kv : env) {
-        if (kv.first == k) kv.second = v;
-      }
-    } else {
-      env.emplace_back(k, v);
-    }
-    defined[k] = v;
-  };
-  if (!c.envFrom.empty()) {
-    return absl::FailedPreconditionError(
-        "envFrom[0]: ConfigMaps and Secrets are not available to static pods without an API "
-        "server");
-  }
-  for (size_t i = 0; i < c.env.size(); ++i) {
-    const api::EnvVar& e = c.env[i];
-    std::string where = "env[" + std::to_string(i) + "] (" + e.name + ")";
-    if (!e.valueFrom) {
-      set(e.name, expandVars(e.value, lookupIn({&defined})));
-      continue;
-    }
-    const api::EnvVarSource& src = *e.valueFrom;
-    if (src.fieldRef) {
-      auto v = fieldRefValue(pod, src.fieldRef->fieldPath, ctx);
-      if (!v.ok())
-        return absl::InvalidArgumentError(where + ": " + std::string(v.status().message()));
-      set(e.name, *v);
-    } else if (src.configMapKeyRef || src.secretKeyRef) {
-      bool optional = src.configMapKeyRef ? src.configMapKeyRef->optional.value_or(false)
-                                          : src.secretKeyRef->optional.value_or(false);
-      if (optional) continue;
-      return absl::FailedPreconditionError(
-          where +
-          ": ConfigMaps and Secrets are not available to static pods without an API server");
-    } else if (src.resourceFieldRef) {
-      return absl::UnimplementedError(where + ": resourceFieldRef is not supported yet");
-    }
-  }
-  return env;
-}
 
 std::string containerLogPath(const std::string& container, int32_t restartCount) {
   return container + "/" + std::to_string(restartCount) + ".log";
 }
 
-absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const api::Pod& pod,
-                                                                   const api::Container& c,
-                                                                   const ContainerContext& ctx) {
-  auto env = makeEnvironment(pod, c, ctx);
+absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(
+    const api::Pod& pod, const api::Container& c, const ContainerContext& ctx,
+    std::vector<EnvWarning>* warnings) {
+  auto env = makeEnvironment(pod, c, ctx, warnings);
   if (!env.ok()) return env.status();
   std::map<std::string, std::string> envMap(env->begin(), env->end());
   VarLookup lookup = lookupIn({&envMap});

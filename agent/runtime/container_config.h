@@ -1,14 +1,15 @@
 // Container spec -> CRI ContainerConfig, as the kubelet builds it
-// (generateContainerConfig): environment with $(VAR) expansion, command and
-// args, mounts, log path, labels and annotations.
+// (generateContainerConfig): environment (env_vars.h), command and args with $(VAR)
+// expansion, mounts, log path, labels and annotations.
 #pragma once
 
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "agent/api/pod.h"
+#include "agent/runtime/env_sources.h"
+#include "agent/runtime/env_vars.h"
 #include "agent/runtime/runtime_options.h"
 #include "cri/proto/api.pb.h"
 
@@ -19,21 +20,20 @@ struct ContainerContext {
   std::string podIP;
   std::vector<std::string> podIPs;
   std::string hostIP;
+  std::vector<std::string> hostIPs;    // the node's IPs, status.hostIPs (hostIP when empty)
   std::string terminationLogHostPath;  // file mounted at terminationMessagePath ("" = none)
+  // ConfigMaps, Secrets, Services and node allocatable from the API; null = no API
+  // server (static pods only).
+  EnvSourcesPtr sources;
 };
-
-using EnvList = std::vector<std::pair<std::string, std::string>>;
-
-// The container's environment in definition order. Errors name the field, e.g.
-// `env[2] (FOO): configMapKeyRef is not available without an API server`.
-absl::StatusOr<EnvList> makeEnvironment(const api::Pod& pod, const api::Container& c,
-                                        const ContainerContext& ctx);
 
 // "<container>/<restartCount>.log", relative to the sandbox's log directory.
 std::string containerLogPath(const std::string& container, int32_t restartCount);
 
-absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const api::Pod& pod,
-                                                                   const api::Container& c,
-                                                                   const ContainerContext& ctx);
+// Environment problems that do not stop the container (skipped envFrom keys) are
+// appended to `warnings` when given.
+absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(
+    const api::Pod& pod, const api::Container& c, const ContainerContext& ctx,
+    std::vector<EnvWarning>* warnings = nullptr);
 
 }  // namespace agent::runtime

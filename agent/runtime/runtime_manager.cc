@@ -10,6 +10,7 @@
 
 #include "agent/runtime/container_config.h"
 #include "agent/runtime/labels.h"
+#include "agent/runtime/pull_secrets.h"
 #include "agent/runtime/sandbox_config.h"
 #include "core/atomic_file.h"
 #include "core/log.h"
@@ -263,7 +264,9 @@ absl::Status RuntimeManager::createSandbox(const api::Pod& pod, uint32_t attempt
   return absl::OkStatus();
 }
 
-absl::Status RuntimeManager::ensureImage(const api::Container& c, std::string* reason) {
+absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Container& c,
+                                         const EnvSources* sources, std::string* reason,
+                                         std::vector<std::string>* warnings) {
   auto ref = cri::parseImageRef(c.image);
   if (!ref.ok()) {
     *reason = kInvalidImageName;
@@ -281,19 +284,34 @@ absl::Status RuntimeManager::ensureImage(const api::Container& c, std::string* r
                                  "\" is not present with pull policy of Never");
     }
   }
-  auto pulled = images_.pullImage(spec, nullptr, nullptr);
-  if (!pulled.ok()) {
+  // With pull secrets matching the image, each credential is tried in turn (the
+  // kubelet never falls back to an anonymous pull then); errors are joined.
+  PullCredentials creds = pullCredentials(pod, sources, c.image);
+  for (const auto& w : creds.warnings) warnings->push_back(w.reason + ": " + w.message);
+  if (creds.auths.empty()) {
+    auto pulled = images_.pullImage(spec, nullptr, nullptr);
+    if (pulled.ok()) return absl::OkStatus();
     *reason = kErrImagePull;
     return pulled.status();
   }
-  return absl::OkStatus();
+  std::string errors;
+  for (const auto& auth : creds.auths) {
+    auto pulled = images_.pullImage(spec, &auth, nullptr);
+    if (pulled.ok()) return absl::OkStatus();
+    if (creds.auths.size() == 1) {
+      *reason = kErrImagePull;
+      return pulled.status();
+    }
+    errors += (errors.empty() ? "[" : ", ") + std::string(pulled.status().message());
+  }
+  *reason = kErrImagePull;
+  return absl::UnknownError(errors + "]");
 }
 
-ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const api::Container& c,
-                                                    const std::string& sandboxId,
-                                                    const std::string& podIP,
-                                                    const PodRuntimeStatus& status,
-                                                    uint32_t sandboxAttempt) {
+ContainerStartResult RuntimeManager::startContainer(
+    const api::Pod& pod, const api::Container& c, const std::string& sandboxId,
+    const std::string& podIP, const PodRuntimeStatus& status, uint32_t sandboxAttempt,
+    const EnvSourcesPtr& sources, std::vector<std::string>* warnings) {
   ContainerStartResult r;
   r.name = c.name;
   r.image = c.image;
@@ -303,7 +321,8 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
     return r;
   };
   std::string reason;
-  if (absl::Status s = ensureImage(c, &reason); !s.ok()) return fail(reason.c_str(), s);
+  if (absl::Status s = ensureImage(pod, c, sources.get(), &reason, warnings); !s.ok())
+    return fail(reason.c_str(), s);
 
   // The restart count continues from the newest instance of this container.
   ContainerContext ctx;
@@ -311,6 +330,8 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   ctx.restartCount = prev ? prev->restartCount + 1 : 0;
   ctx.podIP = podIP;
   ctx.podIPs = podIP.empty() ? std::vector<std::string>{} : std::vector<std::string>{podIP};
+  ctx.sources = sources;
+  if (sources) ctx.hostIPs = sources->hostIPs;
 
   // The termination-message file lives under the pod dir so it outlives the container.
   std::string dir = opts_.rootDir + "/pods/" + pod.metadata.uid + "/containers/" + c.name;
@@ -324,7 +345,9 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   }
   ::close(fd);
 
-  auto config = makeContainerConfig(pod, c, ctx);
+  std::vector<EnvWarning> envWarnings;
+  auto config = makeContainerConfig(pod, c, ctx, &envWarnings);
+  for (const auto& w : envWarnings) warnings->push_back(w.reason + ": " + w.message);
   if (!config.ok()) return fail(kCreateContainerConfigError, config.status());
   v1::PodSandboxConfig sandboxConfig = makeSandboxConfig(pod, sandboxAttempt, opts_, nullptr);
   auto id = runtime_.createContainer(sandboxId, *config, sandboxConfig);
@@ -416,7 +439,8 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
   for (const ContainerStart& st : req.starts) {
     const api::Container& c =
         st.init ? pod.spec.initContainers[st.index] : pod.spec.containers[st.index];
-    ContainerStartResult r = startContainer(pod, c, sandboxId, podIP, req.status, a.attempt);
+    ContainerStartResult r = startContainer(pod, c, sandboxId, podIP, req.status, a.attempt,
+                                            req.envSources, &res.warnings);
     r.init = st.init;
     if (!r.reason.empty()) {
       LOG_WARNING << "pod " << pod.metadata.namespace_ << "/" << pod.metadata.name << " container "

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/api/pod.h"
+#include "agent/runtime/env_sources.h"
 #include "agent/runtime/pod_actions.h"
 #include "agent/runtime/runtime_options.h"
 #include "agent/runtime/runtime_state.h"
@@ -40,6 +41,8 @@ struct SyncRequest {
   PodActions actions;
   PodRuntimeStatus status;             // what the plan was made from
   std::vector<ContainerStart> starts;  // the starts that passed the backoff checks
+  // ConfigMaps/Secrets/Services/allocatable for env and pull secrets; null = no API.
+  EnvSourcesPtr envSources;
 };
 
 struct ContainerStartResult {
@@ -102,8 +105,11 @@ class RuntimeManager {
                              std::string* ip, std::vector<std::string>* warnings);
   ContainerStartResult startContainer(const api::Pod& pod, const api::Container& c,
                                       const std::string& sandboxId, const std::string& podIP,
-                                      const PodRuntimeStatus& status, uint32_t sandboxAttempt);
-  absl::Status ensureImage(const api::Container& c, std::string* reason);
+                                      const PodRuntimeStatus& status, uint32_t sandboxAttempt,
+                                      const EnvSourcesPtr& sources,
+                                      std::vector<std::string>* warnings);
+  absl::Status ensureImage(const api::Pod& pod, const api::Container& c, const EnvSources* sources,
+                           std::string* reason, std::vector<std::string>* warnings);
   void removeDeadContainers(const PodRuntimeStatus& status);
   void removeContainerAndLogs(const ContainerRuntimeStatus& c, const PodRuntimeStatus& pod);
   // /var/log/containers/<pod>_<namespace>_<container>-<id>.log

@@ -1,6 +1,7 @@
 // The typed core/v1 PodStatus the agent computes and reports (to the API server's
-// pods/status, to /pods on the read-only port). Times are RFC 3339 strings, as
-// on the wire; empty means unset.
+// pods/status, to /pods on the read-only port), and reads back from the API (the
+// status a pod already has, so that an agent restart does not rewrite it). Times
+// are RFC 3339 strings, as on the wire; empty means unset.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/json_decode.h"
 #include "nlohmann/json.hpp"
 
 namespace agent::api {
@@ -15,9 +19,11 @@ namespace agent::api {
 struct ContainerStateWaiting {
   std::string reason;
   std::string message;
+  bool operator==(const ContainerStateWaiting&) const = default;
 };
 struct ContainerStateRunning {
   std::string startedAt;
+  bool operator==(const ContainerStateRunning&) const = default;
 };
 struct ContainerStateTerminated {
   int32_t exitCode = 0;
@@ -27,6 +33,7 @@ struct ContainerStateTerminated {
   std::string startedAt;
   std::string finishedAt;
   std::string containerID;
+  bool operator==(const ContainerStateTerminated&) const = default;
 };
 struct ContainerState {
   std::optional<ContainerStateWaiting> waiting;
@@ -77,5 +84,19 @@ struct PodStatus {
 // The API's JSON shape (omitting unset fields as the API server does).
 nlohmann::json toJson(const PodStatus& s);
 nlohmann::json toJson(const ContainerStatus& s);
+
+// The inverse of toJson: a core/v1 PodStatus as the API server returns it (the
+// `status` member of a Pod). Types are checked strictly, unknown fields ignored,
+// null or absent fields left unset; errors name the field path
+// (`conditions[1].status: expected string, got number 1`). decode(toJson(s)) == s.
+absl::StatusOr<PodStatus> decodePodStatus(const nlohmann::json& j);
+
+absl::Status decodeJson(const core::JsonField& f, ContainerStateWaiting& out);
+absl::Status decodeJson(const core::JsonField& f, ContainerStateRunning& out);
+absl::Status decodeJson(const core::JsonField& f, ContainerStateTerminated& out);
+absl::Status decodeJson(const core::JsonField& f, ContainerState& out);
+absl::Status decodeJson(const core::JsonField& f, ContainerStatus& out);
+absl::Status decodeJson(const core::JsonField& f, PodCondition& out);
+absl::Status decodeJson(const core::JsonField& f, PodStatus& out);
 
 }  // namespace agent::api

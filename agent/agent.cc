@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent/events/event_reasons.h"
+#include "agent/events/object_ref.h"
 #include "agent/node/node_ip.h"
 #include "agent/status/pod_status_compute.h"
 #include "core/atomic_file.h"
@@ -27,6 +29,12 @@ network::ResolvConf readHostResolvConf(const std::string& path) {
 }
 
 bool isLoopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
+
+bool isTerminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+
+// The version the Node reports as nodeInfo.kubeletVersion: the kubelet API level
+// cubelet implements, marked as cubelet's build.
+constexpr char kKubeletVersion[] = "v1.30.0-cubelet.0.1.0";
 
 }  // namespace
 
@@ -77,7 +85,38 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   ws.crashLoopBackOffMax = cfg.crashLoopBackOffMax;
   ws.resync = std::chrono::duration_cast<core::Duration>(cfg.syncFrequency);
   a->workers_ = std::make_unique<pods::PodWorkers>(loop, *a->pool_, *a->runtime_, ws);
-  a->workers_->setOnPodChanged([raw = a.get()](const std::string& uid) { raw->onPodChanged(uid); });
+  Agent* raw = a.get();
+  a->workers_->setOnPodChanged([raw](const std::string& uid) { raw->onPodChanged(uid); });
+  if (!cfg.kubeconfig.empty()) {
+    cluster::ClusterConnection::Hooks hooks;
+    hooks.podsChanged = [raw] { raw->rebuildDesired(); };
+    hooks.objectChanged = [raw](const std::string& ns, const std::string&) {
+      raw->onObjectChanged(ns);
+    };
+    hooks.mirrorChanged = [raw](const std::string& ns, const std::string& name,
+                                const std::string& mirrorUid) {
+      for (const auto& sp : raw->staticPods_) {
+        const auto& md = sp.pod->metadata;
+        if (md.namespace_ != ns || md.name != name) continue;
+        if (auto* sm = raw->cluster_->statusManager()) sm->setMirrorUid(md.uid, mirrorUid);
+        raw->onPodChanged(md.uid);
+      }
+    };
+    hooks.runtimeFacts = [raw](std::function<void(node::RuntimeFacts)> done) {
+      raw->gatherRuntimeFacts(std::move(done));
+    };
+    auto c = cluster::ClusterConnection::create(cfg, loop, *a->pool_, a->nodeIP_, kKubeletVersion,
+                                                std::move(hooks));
+    if (!c.ok()) return c.status();
+    a->cluster_ = std::move(*c);
+    // API pods found in the runtime are kept until the pods bound here are listed.
+    a->workers_->setSourcesReady(false);
+    a->workers_->setEnvSourcesProvider(
+        [raw](const api::Pod& pod) { return raw->cluster_->envSources(pod); });
+    a->workers_->setOnPodTerminated([raw](const std::string& uid) {
+      if (auto* sm = raw->cluster_->statusManager()) sm->markTerminated(uid);
+    });
+  }
   return a;
 }
 
@@ -103,12 +142,16 @@ absl::Status Agent::start() {
     fileSource_ = std::make_unique<sources::FileSource>(
         loop_, *pool_, cfg_.staticPodPath, cfg_.nodeName,
         std::chrono::duration_cast<core::Duration>(cfg_.fileCheckFrequency),
-        [this](const sources::PodSet& pods) { workers_->setDesiredPods(pods); });
+        [this](const sources::PodSet& pods) {
+          staticPods_ = pods;
+          rebuildDesired();
+        });
     fileSource_->start();
   } else {
     LOG_INFO << "No staticPodPath: no static pods";
   }
   workers_->start(core::Duration(1000));
+  if (cluster_) cluster_->start();
   return startServers();
 }
 
@@ -141,6 +184,129 @@ absl::Status Agent::startServers() {
   return absl::OkStatus();
 }
 
+void Agent::gatherRuntimeFacts(std::function<void(node::RuntimeFacts)> done) {
+  core::runOnPool(
+      *pool_, loop_,
+      [cri = cri_.get()] {
+        node::RuntimeFacts f;
+        if (auto v = cri->version(); v.ok()) {
+          f.runtimeName = v->runtime_name();
+          f.runtimeVersion = v->runtime_version();
+        }
+        if (auto st = cri->status(false); st.ok()) {
+          f.statusOk = true;
+          for (const auto& c : st->status().conditions()) {
+            f.conditions.push_back({c.type(), c.status(), c.reason(), c.message()});
+          }
+        }
+        if (auto imgs = cri->listImages(::runtime::v1::ImageFilter()); imgs.ok()) {
+          std::vector<node::RuntimeImage> out;
+          for (const auto& i : *imgs) {
+            out.push_back({{i.repo_tags().begin(), i.repo_tags().end()},
+                           {i.repo_digests().begin(), i.repo_digests().end()},
+                           static_cast<int64_t>(i.size())});
+          }
+          f.images = std::move(out);
+        }
+        return f;
+      },
+      std::move(done));
+}
+
+void Agent::rebuildDesired() {
+  std::vector<std::shared_ptr<const api::Pod>> desired;
+  for (const auto& sp : staticPods_) desired.push_back(sp.pod);
+  if (cluster_) {
+    if (auto* m = cluster_->mirrors()) {
+      std::vector<mirror::StaticPodEntry> entries;
+      for (const auto& sp : staticPods_) entries.push_back({sp.pod, sp.manifestJson});
+      m->setStaticPods(std::move(entries));
+    }
+    if (cluster_->podsSynced()) {
+      // Admission in creation order, as the kubelet sorts pod additions.
+      std::vector<const cluster::ApiPod*> api;
+      cluster_->forEachApiPod([&](const cluster::ApiPod& p) {
+        if (!p.isMirror) api.push_back(&p);
+      });
+      std::stable_sort(api.begin(), api.end(), [](const auto* a, const auto* b) {
+        return a->pod->metadata.creationTimestamp < b->pod->metadata.creationTimestamp;
+      });
+      std::set<std::string> present;
+      std::vector<const api::Pod*> active;
+      for (const auto* p : api) {
+        const std::string& uid = p->pod->metadata.uid;
+        present.insert(uid);
+        if (admitted_.count(uid) && !isTerminalPhase(p->pod->statusPhase)) {
+          active.push_back(p->pod.get());
+        }
+      }
+      for (const auto* p : api) {
+        const api::Pod& pod = *p->pod;
+        const std::string& uid = pod.metadata.uid;
+        if (rejected_.count(uid)) continue;
+        if (!admitted_.count(uid)) {
+          // A pod that already finished, or is being deleted, is not admitted again.
+          if (!isTerminalPhase(pod.statusPhase) && !pod.metadata.deletionTimestamp) {
+            if (!admit(pod, active)) continue;
+            active.push_back(&pod);
+          }
+          admitted_.insert(uid);
+        }
+        desired.push_back(p->pod);
+      }
+      for (auto it = admitted_.begin(); it != admitted_.end();) {
+        it = present.count(*it) ? std::next(it) : admitted_.erase(it);
+      }
+      for (auto it = rejected_.begin(); it != rejected_.end();) {
+        it = present.count(it->first) ? std::next(it) : rejected_.erase(it);
+      }
+      workers_->setSourcesReady(true);
+    }
+  }
+  workers_->setDesiredPods(desired);
+}
+
+bool Agent::admit(const api::Pod& pod, const std::vector<const api::Pod*>& active) {
+  pods::NodeAllocatable node;
+  node.maxPods = cfg_.maxPods;
+  if (auto a = cluster_->allocatable()) node = *a;
+  auto rejection = pods::admitPod(pod, active, node);
+  if (!rejection) return true;
+  LOG_WARNING << "Pod " << pod.metadata.namespace_ << "/" << pod.metadata.name
+              << " rejected: " << rejection->reason << ": " << rejection->message;
+  cluster_->events().record(events::podRef(pod), events::EventType::kWarning, rejection->reason,
+                            rejection->message);
+  api::PodStatus st;
+  st.phase = "Failed";
+  st.reason = rejection->reason;
+  st.message = "Pod was rejected: " + rejection->message;
+  rejected_[pod.metadata.uid] = *rejection;
+  reportStatus(pod, st);
+  return false;
+}
+
+void Agent::reportStatus(const api::Pod& pod, const api::PodStatus& status) {
+  if (!cluster_ || !cluster_->statusManager()) return;
+  status::PodRef ref;
+  ref.uid = pod.metadata.uid;
+  ref.namespace_ = pod.metadata.namespace_;
+  ref.name = pod.metadata.name;
+  ref.isStatic = pod.metadata.annotations.count(std::string(sources::kConfigSourceAnnotation)) &&
+                 pod.metadata.annotations.at(std::string(sources::kConfigSourceAnnotation)) ==
+                     sources::kFileSource;
+  cluster_->statusManager()->setPodStatus(ref, status);
+}
+
+void Agent::onObjectChanged(const std::string& ns) {
+  // Pods waiting for a ConfigMap, Secret or the Services try again now.
+  std::vector<std::string> uids;
+  workers_->forEachPod([&](const pods::PodView& v) {
+    if (!v.pod || v.waiting->empty()) return;
+    if (ns.empty() || v.pod->metadata.namespace_ == ns) uids.push_back(v.pod->metadata.uid);
+  });
+  for (const auto& uid : uids) workers_->resync(uid);
+}
+
 void Agent::onPodChanged(const std::string& uid) {
   bool found = false;
   workers_->forEachPod([&](const pods::PodView& v) {
@@ -156,14 +322,38 @@ void Agent::onPodChanged(const std::string& uid) {
     in.now = loop_.wallNow();
     auto prev = statuses_.find(uid);
     in.previous = prev == statuses_.end() ? nullptr : &prev->second;
+    // The status the API holds, after an agent restart: nothing flaps.
+    if (cluster_ && cluster_->statusManager()) {
+      if (const auto* known = cluster_->statusManager()->knownStatus(uid)) in.previous = known;
+    }
     api::PodStatus next = status::computePodStatus(in);
+    if (!v.terminalReason.empty()) {
+      next.phase = "Failed";
+      next.reason = v.terminalReason;
+      next.message = v.terminalMessage;
+    } else if (v.terminated && v.pod->metadata.deletionTimestamp && !isTerminalPhase(next.phase)) {
+      // A pod stopped for good is terminal whatever its restart policy (the
+      // kubelet's getPhase with podIsTerminal).
+      bool allSucceeded = !next.containerStatuses.empty();
+      for (const auto& c : next.containerStatuses) {
+        if (!c.state.terminated || c.state.terminated->exitCode != 0) allSucceeded = false;
+      }
+      next.phase = allSucceeded ? "Succeeded" : "Failed";
+    }
     if (!in.previous || in.previous->phase != next.phase) {
       LOG_INFO << "Pod " << v.pod->metadata.namespace_ << "/" << v.pod->metadata.name << " phase "
                << next.phase;
     }
+    reportStatus(*v.pod, next);
     statuses_[uid] = std::move(next);
   });
-  if (!found) statuses_.erase(uid);
+  if (!found) {
+    statuses_.erase(uid);
+    if (cluster_) {
+      cluster_->podGone(uid);
+      if (auto* sm = cluster_->statusManager()) sm->forget(uid);
+    }
+  }
 }
 
 nlohmann::json Agent::podList() const {

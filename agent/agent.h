@@ -6,11 +6,14 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "agent/api/pod_status.h"
+#include "agent/cluster/cluster_connection.h"
 #include "agent/config/agent_config.h"
+#include "agent/pods/admission.h"
 #include "agent/pods/pod_workers.h"
 #include "agent/runtime/runtime_manager.h"
 #include "agent/server/http_server.h"
@@ -42,6 +45,13 @@ class Agent {
   Agent(const config::AgentConfig& cfg, core::EventLoop& loop);
   void onPodChanged(const std::string& uid);
   absl::Status startServers();
+  // The desired pods: the static pods plus the admitted pods bound to this node.
+  void rebuildDesired();
+  // Admits a new API pod, or reports it Failed with the kubelet's reason.
+  bool admit(const api::Pod& pod, const std::vector<const api::Pod*>& active);
+  void reportStatus(const api::Pod& pod, const api::PodStatus& status);
+  void onObjectChanged(const std::string& ns);
+  void gatherRuntimeFacts(std::function<void(node::RuntimeFacts)> done);
 
   config::AgentConfig cfg_;
   core::EventLoop& loop_;
@@ -53,7 +63,11 @@ class Agent {
   std::unique_ptr<sources::FileSource> fileSource_;
   std::unique_ptr<server::HttpServer> healthz_;
   std::unique_ptr<server::HttpServer> readOnly_;
-  std::map<std::string, api::PodStatus> statuses_;  // last computed, by pod UID
+  std::map<std::string, api::PodStatus> statuses_;       // last computed, by pod UID
+  std::unique_ptr<cluster::ClusterConnection> cluster_;  // null in standalone mode
+  sources::PodSet staticPods_;
+  std::set<std::string> admitted_;                   // API pod UIDs allowed to run
+  std::map<std::string, pods::Rejection> rejected_;  // API pod UIDs refused, and why
 };
 
 }  // namespace agent

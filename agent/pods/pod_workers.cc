@@ -143,6 +143,22 @@ void PodWorkers::forEachPod(const std::function<void(const PodView&)>& fn) const
   }
 }
 
+void PodWorkers::setSourcesReady(bool ready) {
+  bool was = sourcesReady_;
+  sourcesReady_ = ready;
+  if (!ready || was) return;
+  std::vector<std::string> orphans;
+  for (const auto& [uid, w] : pods_) {
+    if (!w->pod) orphans.push_back(uid);
+  }
+  for (const auto& uid : orphans) resync(uid);
+}
+
+void PodWorkers::resync(const std::string& uid) {
+  auto it = pods_.find(uid);
+  if (it != pods_.end()) sync(*it->second);
+}
+
 bool PodWorkers::isTerminating(const Worker& w) const {
   return w.pod->metadata.deletionTimestamp || isTerminalPhase(w.pod->statusPhase) ||
          !w.terminalReason.empty();
@@ -256,6 +272,7 @@ void PodWorkers::sync(Worker& w) {
   }
   if (!runtimeSeen_) return;  // the first relist will sync every pod
   if (!w.pod) {
+    if (!sourcesReady_) return;
     if (w.runtime.sandboxes.empty() && w.runtime.containers.empty()) {
       std::string uid = w.uid;
       pods_.erase(uid);
@@ -305,12 +322,15 @@ void PodWorkers::dispatchSync(Worker& w, runtime::PodActions actions,
   req->actions = std::move(actions);
   req->status = w.runtime;
   req->starts = std::move(starts);
+  if (envSources_) req->envSources = envSources_(*w.pod);
   std::string uid = w.uid;
   auto alive = alive_;
-  pool_.submit([this, req, uid, alive] {
-    runtime::SyncResult res = runtime_.syncPod(*req);
-    core::MonoTime at = loop_.monotonicNow();
-    loop_.post([this, uid, alive, res = std::move(res), at]() mutable {
+  // Jobs reach the loop and the runtime manager (which outlive the workers)
+  // through references of their own: the workers may be gone when a job runs.
+  pool_.submit([this, &loop = loop_, &rt = runtime_, req, uid, alive] {
+    runtime::SyncResult res = rt.syncPod(*req);
+    core::MonoTime at = loop.monotonicNow();
+    loop.post([this, uid, alive, res = std::move(res), at]() mutable {
       if (*alive) onSyncDone(uid, std::move(res), at);
     });
   });
@@ -338,13 +358,13 @@ void PodWorkers::dispatchKill(Worker& w, bool remove) {
   req->gracePeriodSeconds = grace;
   std::string uid = w.uid;
   auto alive = alive_;
-  pool_.submit([this, req, uid, alive] {
-    absl::Status s = runtime_.killPod(*req);
-    auto fresh = runtime_.getPodStatus(uid);
-    core::MonoTime at = loop_.monotonicNow();
+  pool_.submit([this, &loop = loop_, &rt = runtime_, req, uid, alive] {
+    absl::Status s = rt.killPod(*req);
+    auto fresh = rt.getPodStatus(uid);
+    core::MonoTime at = loop.monotonicNow();
     std::optional<PodRuntimeStatus> f;
     if (fresh.ok()) f = std::move(*fresh);
-    loop_.post([this, uid, alive, s, f = std::move(f), at]() mutable {
+    loop.post([this, uid, alive, s, f = std::move(f), at]() mutable {
       if (*alive) onKillDone(uid, s, std::move(f), at);
     });
   });
@@ -418,9 +438,9 @@ void PodWorkers::relist() {
   for (const auto& [uid, w] : pods_) known->emplace(uid, w->fingerprint);
   core::MonoTime startedAt = loop_.monotonicNow();
   auto alive = alive_;
-  pool_.submit([this, known, startedAt, alive] {
-    auto res = runtime_.relist(*known);
-    loop_.post([this, res = std::move(res), startedAt, alive]() mutable {
+  pool_.submit([this, &loop = loop_, &rt = runtime_, known, startedAt, alive] {
+    auto res = rt.relist(*known);
+    loop.post([this, res = std::move(res), startedAt, alive]() mutable {
       if (*alive) onRelist(std::move(res), startedAt);
     });
   });

@@ -59,6 +59,16 @@ class PodWorkers {
   void start(core::Duration relistPeriod);
 
   void forEachPod(const std::function<void(const PodView&)>& fn) const;
+  // Until every source has listed its pods once, a pod found in the runtime that
+  // no source wants may still be wanted: it is left alone. On by default.
+  void setSourcesReady(bool ready);
+  // Syncs the pod again now (e.g. a ConfigMap it waits for appeared).
+  void resync(const std::string& uid);
+  // Where a sync gets the API objects its containers' environment and image
+  // pulls need; without one, pods get none (standalone mode).
+  void setEnvSourcesProvider(std::function<runtime::EnvSourcesPtr(const api::Pod&)> f) {
+    envSources_ = std::move(f);
+  }
   // Called on the loop after a pod's state may have changed (for status writers).
   void setOnPodChanged(std::function<void(const std::string& uid)> cb) {
     onChanged_ = std::move(cb);
@@ -108,10 +118,12 @@ class PodWorkers {
   core::Duration relistPeriod_{1000};
   bool relisting_ = false;
   bool runtimeSeen_ = false;
+  bool sourcesReady_ = true;
   uint64_t relistCount_ = 0;
   core::MonoTime lastRelist_{};
   std::function<void(const std::string&)> onChanged_;
   std::function<void(const std::string&)> onTerminated_;
+  std::function<runtime::EnvSourcesPtr(const api::Pod&)> envSources_;
   // Jobs capture this token; once the workers are gone their results are dropped.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

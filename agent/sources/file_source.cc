@@ -98,7 +98,7 @@ void FileSource::apply(const ManifestScan& scan) {
       pod = std::move(seen);
     }
     next[uid] = pod;
-    pods.push_back(pod);
+    pods.push_back({pod, sp.file, sp.manifestJson});
   }
   byUid_ = std::move(next);
   onPods_(pods);

@@ -13,13 +13,15 @@
 #include <vector>
 
 #include "agent/api/pod.h"
+#include "agent/sources/static_pods.h"
 #include "core/event_loop.h"
 #include "core/inotify_watcher.h"
 #include "core/worker_pool.h"
 
 namespace agent::sources {
 
-using PodSet = std::vector<std::shared_ptr<const api::Pod>>;
+// The static pods, each with its manifest JSON (for its mirror pod).
+using PodSet = std::vector<StaticPod>;
 
 class FileSource {
  public:

@@ -60,7 +60,7 @@ std::string lower(std::string_view s) {
 }
 
 absl::StatusOr<api::Pod> convert(std::string_view text, const std::string& path,
-                                 const std::string& nodeName) {
+                                 const std::string& nodeName, std::string* manifestJson) {
   ASSIGN_OR_RETURN(std::vector<nlohmann::json> docs, core::parseYamlDocuments(text, path));
   if (docs.empty()) return absl::InvalidArgumentError("empty manifest: expected one Pod");
   if (docs.size() > 1) {
@@ -81,9 +81,9 @@ absl::StatusOr<api::Pod> convert(std::string_view text, const std::string& path,
   if (pod.metadata.name.empty()) {
     return absl::InvalidArgumentError("metadata.name: Required value");
   }
-  if (pod.metadata.uid.empty()) {
-    pod.metadata.uid = staticPodUid(manifest.dump(), nodeName, path);
-  }
+  std::string canonical = manifest.dump();
+  if (pod.metadata.uid.empty()) pod.metadata.uid = staticPodUid(canonical, nodeName, path);
+  if (manifestJson) *manifestJson = std::move(canonical);
   pod.metadata.name = absl::StrCat(pod.metadata.name, "-", lower(nodeName));
   pod.spec.nodeName = nodeName;
   api::applyPodDefaults(pod);  // Sets namespace "default" when none is given.
@@ -117,18 +117,20 @@ std::string staticPodUid(std::string_view canonicalManifest, std::string_view no
 }
 
 absl::StatusOr<api::Pod> staticPodFromManifest(std::string_view text, const std::string& path,
-                                               const std::string& nodeName) {
-  absl::StatusOr<api::Pod> pod = convert(text, path, nodeName);
+                                               const std::string& nodeName,
+                                               std::string* manifestJson) {
+  absl::StatusOr<api::Pod> pod = convert(text, path, nodeName, manifestJson);
   if (pod.ok()) return pod;
   // YAML errors already start with "<path>:<line>:<column>"; the rest get the path.
   if (absl::StartsWith(pod.status().message(), absl::StrCat(path, ":"))) return pod.status();
   return core::annotate(pod.status(), path);
 }
 
-absl::StatusOr<api::Pod> loadManifestFile(const std::string& path, const std::string& nodeName) {
+absl::StatusOr<api::Pod> loadManifestFile(const std::string& path, const std::string& nodeName,
+                                          std::string* manifestJson) {
   VLOG(3) << "Reading manifest file " << path;
   ASSIGN_OR_RETURN(std::string text, readFile(path));
-  return staticPodFromManifest(text, path, nodeName);
+  return staticPodFromManifest(text, path, nodeName, manifestJson);
 }
 
 ManifestScan scanManifestDir(const std::string& path, const std::string& nodeName) {
@@ -179,7 +181,8 @@ ManifestScan scanManifestDir(const std::string& path, const std::string& nodeNam
       scan.errors.push_back({file, absl::StrCat(file, ": not a regular file")});
       continue;
     }
-    absl::StatusOr<api::Pod> pod = loadManifestFile(file, nodeName);
+    std::string json;
+    absl::StatusOr<api::Pod> pod = loadManifestFile(file, nodeName, &json);
     if (!pod.ok()) {
       scan.errors.push_back({file, std::string(pod.status().message())});
       continue;
@@ -191,7 +194,8 @@ ManifestScan scanManifestDir(const std::string& path, const std::string& nodeNam
                                                 "\": already defined by ", it->second)});
       continue;
     }
-    scan.pods.push_back({std::make_shared<const api::Pod>(std::move(*pod)), file});
+    scan.pods.push_back({std::make_shared<const api::Pod>(std::move(*pod)), file,
+                         std::make_shared<const std::string>(std::move(json))});
   }
   return scan;
 }

@@ -37,6 +37,8 @@ struct ManifestError {
 struct StaticPod {
   std::shared_ptr<const api::Pod> pod;
   std::string file;
+  // The manifest as compact JSON: the body of the pod's mirror pod in the API.
+  std::shared_ptr<const std::string> manifestJson;
 };
 
 struct ManifestScan {
@@ -50,12 +52,15 @@ struct ManifestScan {
 // is an error naming both.
 ManifestScan scanManifestDir(const std::string& path, const std::string& nodeName);
 
-// Reads and converts one manifest file. Errors name the file.
-absl::StatusOr<api::Pod> loadManifestFile(const std::string& path, const std::string& nodeName);
+// Reads and converts one manifest file. Errors name the file. `manifestJson`, when
+// given, receives the manifest as compact JSON.
+absl::StatusOr<api::Pod> loadManifestFile(const std::string& path, const std::string& nodeName,
+                                          std::string* manifestJson = nullptr);
 
 // Converts manifest text, as read from `path`, to a defaulted and validated static pod.
 absl::StatusOr<api::Pod> staticPodFromManifest(std::string_view text, const std::string& path,
-                                               const std::string& nodeName);
+                                               const std::string& nodeName,
+                                               std::string* manifestJson = nullptr);
 
 // The UID the agent gives a static pod without metadata.uid. The kubelet hashes its
 // decoded Go object, which cannot be reproduced byte for byte; we hash the canonical

@@ -42,8 +42,9 @@ class PodWorkersTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    workers_.reset();
+    // Jobs in flight finish against the runtime manager before it goes.
     if (pool_) pool_->shutdown(5s);
+    workers_.reset();
   }
 
   std::shared_ptr<const api::Pod> pod(const std::string& uid, nlohmann::json extraSpec = {}) {

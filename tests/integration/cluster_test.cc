@@ -1,0 +1,244 @@
+// cubelet joined to a (fake) API server, running pods on the private containerd:
+// registration and Ready, the Lease, pods from the API with their status, graceful
+// deletion, mirror pods of static pods, env from ConfigMaps/Secrets/Services,
+// admission, an API outage, watch expiry, and the Node authorizer's rules
+// (ClusterTest fails any test that made a request the authorizer denied).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "tests/support/cluster_fixture.h"
+
+namespace cubelet::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const json* findCondition(const json& obj, const std::string& type) {
+  if (!obj.contains("status") || !obj["status"].contains("conditions")) return nullptr;
+  for (const auto& c : obj["status"]["conditions"]) {
+    if (c.value("type", "") == type) return &c;
+  }
+  return nullptr;
+}
+
+bool conditionTrue(const json& obj, const std::string& type) {
+  const json* c = findCondition(obj, type);
+  return c && c->value("status", "") == "True";
+}
+
+std::string containerState(const json& pod, const std::string& name) {
+  if (!pod.contains("status")) return "";
+  for (const auto& cs : pod["status"].value("containerStatuses", json::array())) {
+    if (cs.value("name", "") != name) continue;
+    for (const auto& [k, v] : cs["state"].items()) return k;
+  }
+  return "";
+}
+
+using Cluster = ClusterTest;
+
+TEST_F(Cluster, RegistersNodeReadyWithLeaseAndRunsAnApiPod) {
+  startJoined();
+  json node = waitForObject("/api/v1/nodes/it-node",
+                            [](const json& n) { return conditionTrue(n, "Ready"); });
+  EXPECT_EQ(node["metadata"]["labels"].value("kubernetes.io/hostname", ""), "it-node");
+  EXPECT_EQ(node["metadata"]["labels"].value("kubernetes.io/os", ""), "linux");
+  EXPECT_EQ(node["status"]["capacity"].value("pods", ""), "110");
+  EXPECT_TRUE(node["status"]["allocatable"].contains("memory"));
+  EXPECT_EQ(
+      node["status"]["nodeInfo"].value("containerRuntimeVersion", "").rfind("containerd://", 0),
+      0u);
+  EXPECT_EQ(node["status"]["daemonEndpoints"]["kubeletEndpoint"].value("Port", 0), 10250);
+  for (const char* t : {"MemoryPressure", "DiskPressure", "PIDPressure"}) {
+    const json* c = findCondition(node, t);
+    ASSERT_NE(c, nullptr) << t;
+    EXPECT_EQ(c->value("status", ""), "False") << t;
+  }
+  json lease =
+      waitForObject("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/it-node",
+                    [](const json& l) { return l.contains("spec"); });
+  EXPECT_EQ(lease["spec"].value("holderIdentity", ""), "it-node");
+  EXPECT_EQ(lease["spec"].value("leaseDurationSeconds", 0), 40);
+
+  createPod(podObject("web", "echo hello; sleep 3600"));
+  json pod = waitForPodPhase("web", "Running");
+  EXPECT_EQ(pod["status"].value("hostIP", ""), "127.0.0.1");
+  EXPECT_FALSE(pod["status"].value("podIP", "").empty());
+  EXPECT_EQ(containerState(pod, "main"), "running");
+  auto cs = pod["status"]["containerStatuses"][0];
+  EXPECT_EQ(cs.value("containerID", "").rfind("containerd://", 0), 0u);
+  EXPECT_TRUE(cs.value("ready", false));
+  EXPECT_EQ(pod["status"].value("qosClass", ""), "BestEffort");
+  EXPECT_EQ(containersOf("web").size(), 1u);
+}
+
+TEST_F(Cluster, DeletionStopsWithinGraceReportsAndRemovesThePod) {
+  startJoined();
+  createPod(podObject("doomed", "trap 'exit 0' TERM; sleep 3600 & wait"));
+  waitForPodPhase("doomed", "Running");
+  auto del = api_->remove(podPath("doomed"), 5);
+  ASSERT_TRUE(del.ok()) << del.status();
+  // The agent stops it, reports its final status, and deletes the object with
+  // grace 0 (the fake API server answers a DELETE by a node only with the UID
+  // precondition it checks).
+  auto last = api_->waitFor(
+      podPath("doomed"),
+      [](const json& p) { return p["status"].value("phase", "") == "Succeeded"; }, 30s);
+  EXPECT_TRUE(last.ok() || absl::IsNotFound(api_->get(podPath("doomed")).status()))
+      << last.status();
+  EXPECT_TRUE(waitForGone(podPath("doomed")));
+  bool deletedByNode = false;
+  for (const auto& r : api_->requests()) {
+    if (r.method == "DELETE" && r.path == podPath("doomed") && r.user == "system:node:it-node")
+      deletedByNode = r.code == 200;
+  }
+  EXPECT_TRUE(deletedByNode);
+  // And its containers leave the runtime.
+  for (int i = 0; i < 100 && !containersOf("doomed").empty(); ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(containersOf("doomed").empty());
+}
+
+TEST_F(Cluster, StaticPodGetsAMirrorPodRecreatedWhenDeleted) {
+  startJoined();
+  cubelet_->writeManifest("static.yaml", podManifest("static", "sleep 3600"));
+  std::string path = podPath("static-it-node");
+  json mirror = waitForObject(path, [](const json& p) {
+    return p.contains("status") && p["status"].value("phase", "") == "Running";
+  });
+  auto ann = mirror["metadata"].value("annotations", json::object());
+  EXPECT_TRUE(ann.contains("kubernetes.io/config.mirror"));
+  EXPECT_EQ(ann.value("kubernetes.io/config.mirror", ""),
+            ann.value("kubernetes.io/config.hash", "x"));
+  ASSERT_EQ(mirror["metadata"]["ownerReferences"].size(), 1u);
+  EXPECT_EQ(mirror["metadata"]["ownerReferences"][0].value("kind", ""), "Node");
+  std::string firstUid = mirror["metadata"].value("uid", "");
+  ASSERT_TRUE(api_->remove(path, 0).ok());
+  json again = waitForObject(path, [&](const json& p) {
+    return p.is_object() && p.contains("metadata") && p["metadata"].value("uid", "") != firstUid;
+  });
+  EXPECT_NE(again["metadata"].value("uid", ""), firstUid);
+  // The static pod itself kept running.
+  EXPECT_EQ(containersOf("static-it-node").size(), 1u);
+  cubelet_->removeManifest("static.yaml");
+  EXPECT_TRUE(waitForGone(path));
+}
+
+TEST_F(Cluster, EnvironmentFromEverySource) {
+  startJoined();
+  ASSERT_TRUE(
+      api_->create("/api/v1/namespaces/default/configmaps",
+                   {{"metadata", {{"name", "cfg"}}}, {"data", {{"COLOR", "blue"}, {"SIZE", "L"}}}})
+          .ok());
+  ASSERT_TRUE(
+      api_->create("/api/v1/namespaces/default/secrets",
+                   {{"metadata", {{"name", "sec"}}}, {"data", {{"PASSWORD", "aHVudGVyMg=="}}}})
+          .ok());
+  ASSERT_TRUE(api_->create("/api/v1/namespaces/default/services",
+                           {{"metadata", {{"name", "db-svc"}}},
+                            {"spec",
+                             {{"clusterIP", "10.96.0.20"},
+                              {"ports", {{{"name", "pg"}, {"port", 5432}, {"protocol", "TCP"}}}}}}})
+                  .ok());
+  json pod = podObject("envpod", "env; sleep 3600");
+  auto& c = pod["spec"]["containers"][0];
+  c["env"] = {
+      {{"name", "FROM_CM"},
+       {"valueFrom", {{"configMapKeyRef", {{"name", "cfg"}, {"key", "COLOR"}}}}}},
+      {{"name", "FROM_SECRET"},
+       {"valueFrom", {{"secretKeyRef", {{"name", "sec"}, {"key", "PASSWORD"}}}}}},
+      {{"name", "MY_POD"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
+      {{"name", "MY_NODE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "spec.nodeName"}}}}}},
+      {{"name", "COMBINED"}, {"value", "$(FROM_CM)-$(MY_POD)"}}};
+  c["envFrom"] = {{{"prefix", "CM_"}, {"configMapRef", {{"name", "cfg"}}}}};
+  json created = createPod(pod);
+  waitForPodPhase("envpod", "Running");
+  // What `env` printed, from the container's log.
+  std::string log = cubelet_->podLogsDir() + "/default_envpod_" +
+                    created["metadata"].value("uid", "") + "/main/0.log";
+  std::string env;
+  for (int i = 0; i < 100 && env.find("COMBINED=") == std::string::npos; ++i) {
+    std::ifstream in(log);
+    env.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::this_thread::sleep_for(100ms);
+  }
+  for (const char* want :
+       {"FROM_CM=blue", "FROM_SECRET=hunter2", "MY_POD=envpod", "MY_NODE=it-node",
+        "COMBINED=blue-envpod", "CM_COLOR=blue", "CM_SIZE=L", "DB_SVC_SERVICE_HOST=10.96.0.20",
+        "DB_SVC_SERVICE_PORT=5432", "DB_SVC_PORT_5432_TCP_ADDR=10.96.0.20"}) {
+    EXPECT_NE(env.find(want), std::string::npos) << want;
+  }
+}
+
+TEST_F(Cluster, MissingConfigMapWaitsThenStartsWhenItAppears) {
+  startJoined();
+  json pod = podObject("needs-cm", "sleep 3600");
+  pod["spec"]["containers"][0]["env"] = {
+      {{"name", "X"}, {"valueFrom", {{"configMapKeyRef", {{"name", "later"}, {"key", "x"}}}}}}};
+  createPod(pod);
+  // Once the watch has answered, the kubelet's message: the ConfigMap is not found.
+  waitForObject(podPath("needs-cm"), [](const json& p) {
+    if (!p.contains("status")) return false;
+    for (const auto& cs : p["status"].value("containerStatuses", json::array())) {
+      const json& w = cs["state"].value("waiting", json::object());
+      if (w.value("reason", "") == "CreateContainerConfigError" &&
+          w.value("message", "") == "configmap \"later\" not found")
+        return true;
+    }
+    return false;
+  });
+  ASSERT_TRUE(api_->create("/api/v1/namespaces/default/configmaps",
+                           {{"metadata", {{"name", "later"}}}, {"data", {{"x", "1"}}}})
+                  .ok());
+  waitForPodPhase("needs-cm", "Running", 30s);
+}
+
+TEST_F(Cluster, PodThatDoesNotFitIsRejected) {
+  startJoined();
+  waitForObject("/api/v1/nodes/it-node", [](const json& n) { return conditionTrue(n, "Ready"); });
+  json pod = podObject("huge", "sleep 3600");
+  pod["spec"]["containers"][0]["resources"] = {{"requests", {{"cpu", "5000"}}}};
+  createPod(pod);
+  json failed = waitForPodPhase("huge", "Failed");
+  EXPECT_EQ(failed["status"].value("reason", ""), "OutOfcpu");
+  EXPECT_EQ(failed["status"]
+                .value("message", "")
+                .rfind("Pod was rejected: Node didn't have enough "
+                       "resource: cpu, requested: 5000000",
+                       0),
+            0u)
+      << failed["status"].dump();
+  EXPECT_TRUE(containersOf("huge").empty());
+}
+
+TEST_F(Cluster, ApiOutageKeepsPodsRunningAndStatusConverges) {
+  startJoined();
+  createPod(podObject("steady", "sleep 3600"));
+  waitForPodPhase("steady", "Running");
+  api_->stop();
+  // Meanwhile a container of a second pod... the API is down, so change the
+  // runtime instead: the steady pod keeps running throughout.
+  std::this_thread::sleep_for(30s);
+  EXPECT_EQ(containersOf("steady").size(), 1u);
+  ASSERT_TRUE(api_->resume().ok());
+  createPod(podObject("after", "sleep 3600"));
+  waitForPodPhase("after", "Running", 90s);
+  EXPECT_TRUE(cubelet_->running());
+}
+
+TEST_F(Cluster, WatchExpiryRelistsAndPicksUpNewPods) {
+  startJoined();
+  createPod(podObject("before", "sleep 3600"));
+  waitForPodPhase("before", "Running");
+  api_->compactHistory();
+  api_->closeWatches();
+  createPod(podObject("after-410", "sleep 3600"));
+  waitForPodPhase("after-410", "Running");
+}
+
+}  // namespace
+}  // namespace cubelet::testing

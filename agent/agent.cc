@@ -87,6 +87,14 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   a->workers_ = std::make_unique<pods::PodWorkers>(loop, *a->pool_, *a->runtime_, ws);
   Agent* raw = a.get();
   a->workers_->setOnPodChanged([raw](const std::string& uid) { raw->onPodChanged(uid); });
+  a->workers_->setEventSink(
+      [raw](const api::Pod& pod, const std::string& container, const runtime::ContainerEvent& e) {
+        events::ObjectRef ref =
+            container.empty() ? events::podRef(pod) : events::containerRef(pod, container);
+        events::EventRecorder& rec = raw->cluster_ ? raw->cluster_->events() : raw->logOnlyEvents_;
+        rec.record(ref, e.warning ? events::EventType::kWarning : events::EventType::kNormal,
+                   e.reason, e.message);
+      });
   if (!cfg.kubeconfig.empty()) {
     cluster::ClusterConnection::Hooks hooks;
     hooks.podsChanged = [raw] { raw->rebuildDesired(); };

@@ -65,6 +65,7 @@ class Agent {
   std::unique_ptr<server::HttpServer> readOnly_;
   std::map<std::string, api::PodStatus> statuses_;       // last computed, by pod UID
   std::unique_ptr<cluster::ClusterConnection> cluster_;  // null in standalone mode
+  events::LogOnlyEventRecorder logOnlyEvents_;
   sources::PodSet staticPods_;
   std::set<std::string> admitted_;                   // API pod UIDs allowed to run
   std::map<std::string, pods::Rejection> rejected_;  // API pod UIDs refused, and why

@@ -143,6 +143,11 @@ void PodWorkers::forEachPod(const std::function<void(const PodView&)>& fn) const
   }
 }
 
+void PodWorkers::emit(const api::Pod& pod, const std::string& container, bool warning,
+                      std::string reason, std::string message) {
+  if (events_) events_(pod, container, {warning, std::move(reason), std::move(message)});
+}
+
 void PodWorkers::setSourcesReady(bool ready) {
   bool was = sourcesReady_;
   sourcesReady_ = ready;
@@ -198,6 +203,11 @@ void PodWorkers::checkActiveDeadline(Worker& w) {
 
 void PodWorkers::syncTerminating(Worker& w) {
   if (w.runtime.hasRunningContainer() || sandboxReady(w.runtime)) {
+    for (const auto& c : w.runtime.containers) {
+      if (c.state == ContainerState::kRunning) {
+        emit(*w.pod, c.name, false, "Killing", "Stopping container " + c.name);
+      }
+    }
     dispatchKill(w, /*remove=*/false);
     return;
   }
@@ -232,6 +242,7 @@ bool PodWorkers::admitStart(Worker& w, const api::Container& c) {
     if (imageBackoff_.isInBackOffSince(key, imgFail->second)) {
       core::Duration left = imageBackoff_.get(key) - std::chrono::duration_cast<core::Duration>(
                                                          loop_.monotonicNow() - imgFail->second);
+      emit(pod, c.name, false, "BackOff", "Back-off pulling image \"" + c.image + "\"");
       w.waiting[c.name] = {runtime::kImagePullBackOff,
                            "Back-off pulling image \"" + c.image + "\""};
       scheduleRetry(w, left);
@@ -254,6 +265,9 @@ bool PodWorkers::admitStart(Worker& w, const api::Container& c) {
     core::Duration backoff = crashBackoff_.get(key);
     core::Duration left =
         backoff - std::chrono::duration_cast<core::Duration>(loop_.monotonicNow() - finished);
+    emit(pod, c.name, true, "BackOff",
+         "Back-off restarting failed container " + c.name + " in pod " + pod.metadata.name + "_" +
+             pod.metadata.namespace_ + "(" + pod.metadata.uid + ")");
     w.waiting[c.name] = {runtime::kCrashLoopBackOff,
                          "back-off " + formatDuration(backoff) + " restarting failed container=" +
                              c.name + " pod=" + pod.metadata.name + "_" + pod.metadata.namespace_ +
@@ -383,6 +397,9 @@ void PodWorkers::onSyncDone(const std::string& uid, runtime::SyncResult res, cor
   bool failed = !res.sandboxError.empty();
   for (const auto& warning : res.warnings) LOG_WARNING << "pod " << uid << ": " << warning;
   for (const auto& s : res.starts) {
+    if (w.pod) {
+      for (const auto& e : s.events) emit(*w.pod, s.name, e.warning, e.reason, e.message);
+    }
     if (s.reason.empty()) {
       w.waiting.erase(s.name);
       w.imagePullFailedAt.erase(s.image);

@@ -62,6 +62,11 @@ class PodWorkers {
   // Until every source has listed its pods once, a pod found in the runtime that
   // no source wants may still be wanted: it is left alone. On by default.
   void setSourcesReady(bool ready);
+  // Where the pods' events go (the kubelet's reasons); `container` is empty for
+  // an event about the whole pod.
+  using EventSink = std::function<void(const api::Pod& pod, const std::string& container,
+                                       const runtime::ContainerEvent& event)>;
+  void setEventSink(EventSink sink) { events_ = std::move(sink); }
   // Syncs the pod again now (e.g. a ConfigMap it waits for appeared).
   void resync(const std::string& uid);
   // Where a sync gets the API objects its containers' environment and image
@@ -124,6 +129,9 @@ class PodWorkers {
   std::function<void(const std::string&)> onChanged_;
   std::function<void(const std::string&)> onTerminated_;
   std::function<runtime::EnvSourcesPtr(const api::Pod&)> envSources_;
+  EventSink events_;
+  void emit(const api::Pod& pod, const std::string& container, bool warning, std::string reason,
+            std::string message);
   // Jobs capture this token; once the workers are gone their results are dropped.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -266,7 +266,8 @@ absl::Status RuntimeManager::createSandbox(const api::Pod& pod, uint32_t attempt
 
 absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Container& c,
                                          const EnvSources* sources, std::string* reason,
-                                         std::vector<std::string>* warnings) {
+                                         std::vector<std::string>* warnings,
+                                         std::vector<ContainerEvent>* events) {
   auto ref = cri::parseImageRef(c.image);
   if (!ref.ok()) {
     *reason = kInvalidImageName;
@@ -277,7 +278,11 @@ absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Contain
   spec.set_image(c.image);
   if (c.imagePullPolicy != "Always") {
     auto present = images_.imageStatus(spec);
-    if (present.ok() && present->has_value()) return absl::OkStatus();
+    if (present.ok() && present->has_value()) {
+      events->push_back(
+          {false, "Pulled", "Container image \"" + c.image + "\" already present on machine"});
+      return absl::OkStatus();
+    }
     if (c.imagePullPolicy == "Never") {
       *reason = kErrImageNeverPull;
       return absl::NotFoundError("Container image \"" + c.image +
@@ -286,18 +291,25 @@ absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Contain
   }
   // With pull secrets matching the image, each credential is tried in turn (the
   // kubelet never falls back to an anonymous pull then); errors are joined.
+  events->push_back({false, "Pulling", "Pulling image \"" + c.image + "\""});
   PullCredentials creds = pullCredentials(pod, sources, c.image);
   for (const auto& w : creds.warnings) warnings->push_back(w.reason + ": " + w.message);
   if (creds.auths.empty()) {
     auto pulled = images_.pullImage(spec, nullptr, nullptr);
-    if (pulled.ok()) return absl::OkStatus();
+    if (pulled.ok()) {
+      events->push_back({false, "Pulled", "Successfully pulled image \"" + c.image + "\""});
+      return absl::OkStatus();
+    }
     *reason = kErrImagePull;
     return pulled.status();
   }
   std::string errors;
   for (const auto& auth : creds.auths) {
     auto pulled = images_.pullImage(spec, &auth, nullptr);
-    if (pulled.ok()) return absl::OkStatus();
+    if (pulled.ok()) {
+      events->push_back({false, "Pulled", "Successfully pulled image \"" + c.image + "\""});
+      return absl::OkStatus();
+    }
     if (creds.auths.size() == 1) {
       *reason = kErrImagePull;
       return pulled.status();
@@ -318,10 +330,15 @@ ContainerStartResult RuntimeManager::startContainer(
   auto fail = [&](const char* reason, const absl::Status& s) {
     r.reason = reason;
     r.message = std::string(s.message());
+    if (r.reason == kErrImagePull) {
+      r.events.push_back(
+          {true, "Failed", "Failed to pull image \"" + c.image + "\": " + r.message});
+    }
+    r.events.push_back({true, "Failed", "Error: " + r.reason});
     return r;
   };
   std::string reason;
-  if (absl::Status s = ensureImage(pod, c, sources.get(), &reason, warnings); !s.ok())
+  if (absl::Status s = ensureImage(pod, c, sources.get(), &reason, warnings, &r.events); !s.ok())
     return fail(reason.c_str(), s);
 
   // The restart count continues from the newest instance of this container.
@@ -352,7 +369,9 @@ ContainerStartResult RuntimeManager::startContainer(
   v1::PodSandboxConfig sandboxConfig = makeSandboxConfig(pod, sandboxAttempt, opts_, nullptr);
   auto id = runtime_.createContainer(sandboxId, *config, sandboxConfig);
   if (!id.ok()) return fail(kCreateContainerError, id.status());
+  r.events.push_back({false, "Created", "Created container " + c.name});
   if (absl::Status s = runtime_.startContainer(*id); !s.ok()) return fail(kRunContainerError, s);
+  r.events.push_back({false, "Started", "Started container " + c.name});
 
   // The /var/log/containers symlink log shippers follow.
   std::string target = sandboxConfig.log_directory() + "/" + config->log_path();

@@ -45,12 +45,20 @@ struct SyncRequest {
   EnvSourcesPtr envSources;
 };
 
+// An event about a container, for the pod's event stream (the kubelet's reasons).
+struct ContainerEvent {
+  bool warning = false;
+  std::string reason;  // Pulling, Pulled, Created, Started, Failed
+  std::string message;
+};
+
 struct ContainerStartResult {
   std::string name;
   bool init = false;
   std::string reason;  // empty on success, else one of the reasons above
   std::string message;
   std::string image;  // the image, for image-pull backoff keys
+  std::vector<ContainerEvent> events;
 };
 
 struct SyncResult {
@@ -109,7 +117,8 @@ class RuntimeManager {
                                       const EnvSourcesPtr& sources,
                                       std::vector<std::string>* warnings);
   absl::Status ensureImage(const api::Pod& pod, const api::Container& c, const EnvSources* sources,
-                           std::string* reason, std::vector<std::string>* warnings);
+                           std::string* reason, std::vector<std::string>* warnings,
+                           std::vector<ContainerEvent>* events);
   void removeDeadContainers(const PodRuntimeStatus& status);
   void removeContainerAndLogs(const ContainerRuntimeStatus& c, const PodRuntimeStatus& pod);
   // /var/log/containers/<pod>_<namespace>_<container>-<id>.log

@@ -5,8 +5,10 @@
 // (ClusterTest fails any test that made a request the authorizer denied).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <thread>
 
 #include "tests/support/cluster_fixture.h"
@@ -74,6 +76,20 @@ TEST_F(Cluster, RegistersNodeReadyWithLeaseAndRunsAnApiPod) {
   EXPECT_TRUE(cs.value("ready", false));
   EXPECT_EQ(pod["status"].value("qosClass", ""), "BestEffort");
   EXPECT_EQ(containersOf("web").size(), 1u);
+  // The kubelet's events for the pod's container, from source "kubelet".
+  std::set<std::string> reasons;
+  for (int i = 0; i < 100 && !reasons.count("Started"); ++i) {
+    for (const auto& e : api_->list("/api/v1/namespaces/default/events")) {
+      if (e["involvedObject"].value("name", "") != "web") continue;
+      EXPECT_EQ(e["source"].value("component", ""), "kubelet");
+      EXPECT_EQ(e["involvedObject"].value("fieldPath", ""), "spec.containers{main}");
+      reasons.insert(e.value("reason", ""));
+    }
+    if (!reasons.count("Started")) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(reasons.count("Pulled"));
+  EXPECT_TRUE(reasons.count("Created"));
+  EXPECT_TRUE(reasons.count("Started"));
 }
 
 TEST_F(Cluster, DeletionStopsWithinGraceReportsAndRemovesThePod) {
@@ -238,6 +254,37 @@ TEST_F(Cluster, WatchExpiryRelistsAndPicksUpNewPods) {
   api_->closeWatches();
   createPod(podObject("after-410", "sleep 3600"));
   waitForPodPhase("after-410", "Running");
+}
+
+TEST_F(Cluster, TlsBootstrapFromABootstrapTokenKubeconfig) {
+  std::string bootstrap = dir_ + "/bootstrap-kubelet.conf";
+  ASSERT_TRUE(api_->writeTokenKubeconfig(bootstrap, api_->addBootstrapToken()).ok());
+  std::string kubeconfig = dir_ + "/new/kubelet.conf";
+  std::string certDir = dir_ + "/pki-node";
+  startCubelet(
+      {"--bootstrap-kubeconfig", bootstrap, "--kubeconfig", kubeconfig, "--cert-dir", certDir});
+  // The agent asks for a client certificate; the test plays the approver.
+  std::string csrName;
+  for (int i = 0; i < 300 && csrName.empty(); ++i) {
+    for (const auto& csr : api_->list("/apis/certificates.k8s.io/v1/certificatesigningrequests")) {
+      EXPECT_EQ(csr["spec"].value("signerName", ""), "kubernetes.io/kube-apiserver-client-kubelet");
+      csrName = csr["metadata"].value("name", "");
+    }
+    if (csrName.empty()) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_FALSE(csrName.empty()) << "no CertificateSigningRequest";
+  ASSERT_TRUE(api_->approveCsr(csrName).ok());
+  // With the issued certificate it registers as system:node:it-node.
+  waitForObject("/api/v1/nodes/it-node", [](const json& n) { return conditionTrue(n, "Ready"); });
+  EXPECT_TRUE(std::filesystem::exists(kubeconfig));
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_symlink(certDir + "/kubelet-client-current.pem", ec));
+  bool registeredAsNode = false;
+  for (const auto& r : api_->requests()) {
+    if (r.method == "POST" && r.path == "/api/v1/nodes")
+      registeredAsNode = r.user == "system:node:it-node";
+  }
+  EXPECT_TRUE(registeredAsNode);
 }
 
 }  // namespace

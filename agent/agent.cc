@@ -268,10 +268,11 @@ void Agent::rebuildDesired() {
       for (auto it = rejected_.begin(); it != rejected_.end();) {
         it = present.count(it->first) ? std::next(it) : rejected_.erase(it);
       }
-      workers_->setSourcesReady(true);
     }
   }
   workers_->setDesiredPods(desired);
+  // Only now may pods in the runtime that no source wants be removed.
+  if (cluster_ && cluster_->podsSynced()) workers_->setSourcesReady(true);
 }
 
 bool Agent::admit(const api::Pod& pod, const std::vector<const api::Pod*>& active) {

@@ -256,6 +256,30 @@ TEST_F(Cluster, WatchExpiryRelistsAndPicksUpNewPods) {
   waitForPodPhase("after-410", "Running");
 }
 
+TEST_F(Cluster, AgentRestartNeitherRestartsContainersNorRewritesStatus) {
+  startJoined();
+  createPod(podObject("survivor", "sleep 3600"));
+  waitForPodPhase("survivor", "Running");
+  std::string containerId = containersOf("survivor").at(0).id();
+  std::this_thread::sleep_for(2s);  // the status settles
+  auto rc = cubelet_->stop();
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  api_->clearRequests();
+  startJoined();
+  waitForObject("/api/v1/nodes/it-node", [](const json& n) { return conditionTrue(n, "Ready"); });
+  std::this_thread::sleep_for(5s);
+  auto cs = containersOf("survivor");
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].id(), containerId);
+  for (const auto& r : api_->requests()) {
+    EXPECT_FALSE(r.method == "PATCH" && r.path == podPath("survivor") + "/status")
+        << "status rewritten after restart";
+  }
+  EXPECT_EQ(waitForPodPhase("survivor", "Running")["status"]["containerStatuses"][0].value(
+                "restartCount", -1),
+            0);
+}
+
 TEST_F(Cluster, TlsBootstrapFromABootstrapTokenKubeconfig) {
   std::string bootstrap = dir_ + "/bootstrap-kubelet.conf";
   ASSERT_TRUE(api_->writeTokenKubeconfig(bootstrap, api_->addBootstrapToken()).ok());

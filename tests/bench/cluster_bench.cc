@@ -10,7 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <thread>
 
 #include "agent/api/pod_decode.h"
@@ -38,6 +42,26 @@ json summary(std::vector<double> ms) {
     return ms[std::min(i, ms.size() - 1)];
   };
   return {{"p50_ms", pct(0.5)}, {"p99_ms", pct(0.99)}, {"max_ms", ms.back()}, {"n", ms.size()}};
+}
+
+// VmRSS and RssAnon (KiB) of the cubelet whose command line names `kubeconfig`.
+json cubeletMemory(const std::string& kubeconfig) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmd(e.path() / "cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    bool isCubelet = args.rfind("cubelet", 0) == 0 || args.find("/cubelet") != std::string::npos;
+    if (args.find(kubeconfig) == std::string::npos || !isCubelet) continue;
+    std::ifstream status(e.path() / "status");
+    json out;
+    for (std::string line; std::getline(status, line);) {
+      for (const char* key : {"VmRSS", "RssAnon"}) {
+        if (line.rfind(std::string(key) + ":", 0) == 0)
+          out[std::string(key) + "_kib"] = std::stol(line.substr(strlen(key) + 1));
+      }
+    }
+    if (!out.empty()) return out;
+  }
+  return json::object();
 }
 
 class ClusterBench : public ClusterTest {
@@ -122,7 +146,8 @@ TEST_F(ClusterBench, IdleApiLoad) {
                     {"window_s", 120},
                     {"requests", total},
                     {"requests_per_minute", perMinute},
-                    {"by_kind", byKind}}
+                    {"by_kind", byKind},
+                    {"memory", cubeletMemory(kubeconfig_)}}
                    .dump()
             << std::endl;
 }

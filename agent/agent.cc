@@ -287,6 +287,7 @@ bool Agent::admit(const api::Pod& pod, const std::vector<const api::Pod*>& activ
                             rejection->message);
   api::PodStatus st;
   st.phase = "Failed";
+  st.qosClass = status::podQosClass(pod);  // set once by the API server; never cleared
   st.reason = rejection->reason;
   st.message = "Pod was rejected: " + rejection->message;
   rejected_[pod.metadata.uid] = *rejection;

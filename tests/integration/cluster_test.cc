@@ -229,6 +229,13 @@ TEST_F(Cluster, PodThatDoesNotFitIsRejected) {
             0u)
       << failed["status"].dump();
   EXPECT_TRUE(containersOf("huge").empty());
+  // Reported once, not rewritten over and over.
+  std::this_thread::sleep_for(2s);
+  int patches = 0;
+  for (const auto& r : api_->requests()) {
+    if (r.method == "PATCH" && r.path == podPath("huge") + "/status") ++patches;
+  }
+  EXPECT_LE(patches, 2);
 }
 
 TEST_F(Cluster, ApiOutageKeepsPodsRunningAndStatusConverges) {

@@ -32,6 +32,7 @@ ClusterConnection::~ClusterConnection() {
   // Users of the client go before it.
   pods_.reset();
   services_.reset();
+  nodeObject_.reset();
   configMaps_.reset();
   secrets_.reset();
   recorder_.reset();
@@ -202,8 +203,20 @@ void ClusterConnection::startWatches() {
       loop_, *client_, "configmaps", api::decodeConfigMap, objectChanged);
   secrets_ = std::make_unique<kubeapi::ObjectWatches<api::Secret>>(
       loop_, *client_, "secrets", api::decodeSecret, objectChanged);
+  // The Node itself, watched by name as the Node authorizer allows: its labels,
+  // administrators' included, decide nodeSelector admission.
+  kubeapi::ReflectorConfig nc;
+  nc.collectionPath = "/api/v1/nodes";
+  nc.fieldSelector = "metadata.name=" + cfg_.nodeName;
+  nodeObject_ = std::make_unique<kubeapi::Informer<api::ObjectMeta>>(
+      loop_, *client_, nc, [](const nlohmann::json& j) -> absl::StatusOr<api::ObjectMeta> {
+        api::ObjectMeta m;
+        RETURN_IF_ERROR(core::decodeObject(core::JsonField(j), "metadata", m));
+        return m;
+      });
   pods_->start();
   services_->start();
+  nodeObject_->start();
 }
 
 void ClusterConnection::onPodEvent(const std::shared_ptr<const ApiPod>& oldPod,
@@ -292,6 +305,11 @@ std::optional<pods::NodeAllocatable> ClusterConnection::allocatable() const {
     if (q.ok()) a.resources[name] = *q;
   }
   a.maxPods = cfg_.maxPods;
+  if (auto n = nodeObject_ ? nodeObject_->get(cfg_.nodeName) : nullptr) {
+    a.labels = n->labels;
+    return a;
+  }
+  // Until the Node is seen: the labels the agent registers it with.
   a.labels = cfg_.nodeLabels;
   a.labels["kubernetes.io/hostname"] =
       machine_.hostname.empty() ? cfg_.nodeName : machine_.hostname;

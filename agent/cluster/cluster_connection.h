@@ -115,6 +115,8 @@ class ClusterConnection {
   events::LogOnlyEventRecorder logOnly_;
   std::unique_ptr<kubeapi::Informer<ApiPod>> pods_;
   std::unique_ptr<kubeapi::Informer<api::Service>> services_;
+  // This node's Node object (its metadata: the labels nodeSelector admission uses).
+  std::unique_ptr<kubeapi::Informer<api::ObjectMeta>> nodeObject_;
   std::unique_ptr<kubeapi::ObjectWatches<api::ConfigMap>> configMaps_;
   std::unique_ptr<kubeapi::ObjectWatches<api::Secret>> secrets_;
   // What each pod holds watches on: uid -> (namespace, configmaps, secrets).

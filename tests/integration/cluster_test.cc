@@ -238,6 +238,63 @@ TEST_F(Cluster, PodThatDoesNotFitIsRejected) {
   EXPECT_LE(patches, 2);
 }
 
+TEST_F(Cluster, NodeSelectorUsesTheNodesLabelsFromTheApi) {
+  startJoined();
+  waitForObject("/api/v1/nodes/it-node", [](const json& n) { return conditionTrue(n, "Ready"); });
+  // An administrator labels the node.
+  auto labeled = api_->patch("/api/v1/nodes/it-node", "application/merge-patch+json",
+                             {{"metadata", {{"labels", {{"disk", "ssd"}}}}}});
+  ASSERT_TRUE(labeled.ok()) << labeled.status();
+  std::this_thread::sleep_for(1s);  // the agent's Node watch sees it
+  json fits = podObject("on-ssd", "sleep 3600");
+  fits["spec"]["nodeSelector"] = {{"disk", "ssd"}};
+  createPod(fits);
+  waitForPodPhase("on-ssd", "Running");
+  json misfit = podObject("on-hdd", "sleep 3600");
+  misfit["spec"]["nodeSelector"] = {{"disk", "hdd"}};
+  createPod(misfit);
+  json failed = waitForPodPhase("on-hdd", "Failed");
+  EXPECT_EQ(failed["status"].value("reason", ""), "NodeAffinity");
+}
+
+TEST_F(Cluster, ImageChangeRestartsTheContainerAndDeadlineEndsThePod) {
+  startJoined();
+  json pod = podObject("changing", "sleep 3600");
+  createPod(pod);
+  waitForPodPhase("changing", "Running");
+  std::string before = containersOf("changing").at(0).id();
+  auto patched = api_->patch(
+      podPath("changing"), "application/strategic-merge-patch+json",
+      {{"spec",
+        {{"containers", {{{"name", "main"}, {"image", kPauseImage}, {"command", {"/pause"}}}}}}}});
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  // A new container (another ID) runs the new image.
+  waitForObject(podPath("changing"), [&](const json& p) {
+    for (const auto& cs : p["status"].value("containerStatuses", json::array())) {
+      if (cs["state"].contains("running") &&
+          cs.value("containerID", "") != "containerd://" + before)
+        return true;
+    }
+    return false;
+  });
+  bool pauseRunning = false;
+  for (const auto& c : containersOf("changing")) {
+    if (c.state() == runtime::v1::CONTAINER_RUNNING && c.id() != before) {
+      pauseRunning =
+          c.image().image().find("pause") != std::string::npos || c.image_ref().size() > 0;
+    }
+  }
+  EXPECT_TRUE(pauseRunning);
+
+  json timed = podObject("deadline", "sleep 3600");
+  timed["spec"]["activeDeadlineSeconds"] = 2;
+  createPod(timed);
+  json failed = waitForPodPhase("deadline", "Failed", 30s);
+  EXPECT_EQ(failed["status"].value("reason", ""), "DeadlineExceeded");
+  EXPECT_EQ(failed["status"].value("message", ""),
+            "Pod was active on the node longer than the specified deadline");
+}
+
 TEST_F(Cluster, ApiOutageKeepsPodsRunningAndStatusConverges) {
   startJoined();
   createPod(podObject("steady", "sleep 3600"));

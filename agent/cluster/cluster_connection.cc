@@ -8,6 +8,7 @@
 #include "agent/runtime/pull_secrets.h"
 #include "core/atomic_file.h"
 #include "core/log.h"
+#include "core/platform.h"
 #include "core/status.h"
 
 namespace agent::cluster {
@@ -314,7 +315,7 @@ std::optional<pods::NodeAllocatable> ClusterConnection::allocatable() const {
   a.labels["kubernetes.io/hostname"] =
       machine_.hostname.empty() ? cfg_.nodeName : machine_.hostname;
   a.labels["kubernetes.io/os"] = "linux";
-  a.labels["kubernetes.io/arch"] = node::goArch();
+  a.labels["kubernetes.io/arch"] = core::goArch();
   return a;
 }
 

@@ -1,5 +1,7 @@
 #include "agent/kubeapi/curl_api_client.h"
 
+#include "core/platform.h"
+
 #include <curl/curl.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
@@ -30,24 +32,6 @@ using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
 // Bodies of non-2xx stream answers are kept for the error message only.
 constexpr size_t kMaxErrorBody = 64 * 1024;
-
-constexpr const char* goArch() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#elif defined(__powerpc64__)
-  return "ppc64le";
-#elif defined(__s390x__)
-  return "s390x";
-#elif defined(__riscv)
-  return "riscv64";
-#else
-  return "unknown";
-#endif
-}
 
 absl::StatusOr<std::string> certCommonName(const std::string& pem) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
@@ -96,7 +80,7 @@ absl::Status curlError(CURLcode rc, const char* errbuf) {
 }  // namespace
 
 std::string defaultUserAgent() {
-  return absl::StrCat("cubelet/v0.1.0 (linux/", goArch(), ") kubernetes/v1.30.0");
+  return absl::StrCat("cubelet/v0.1.0 (linux/", core::goArch(), ") kubernetes/v1.30.0");
 }
 
 struct CurlApiClient::Transfer : std::enable_shared_from_this<Transfer> {

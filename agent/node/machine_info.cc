@@ -1,5 +1,7 @@
 #include "agent/node/machine_info.h"
 
+#include "core/platform.h"
+
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -142,30 +144,6 @@ std::string unameField(bool release) {
 
 }  // namespace
 
-std::string goArch() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#elif defined(__i386__)
-  return "386";
-#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
-  return "ppc64le";
-#elif defined(__powerpc64__)
-  return "ppc64";
-#elif defined(__s390x__)
-  return "s390x";
-#elif defined(__riscv) && __riscv_xlen == 64
-  return "riscv64";
-#elif defined(__loongarch64)
-  return "loong64";
-#else
-  return "unknown";
-#endif
-}
-
 std::optional<int32_t> countCpuList(const std::string& list) {
   if (list.empty()) return std::nullopt;
   int32_t n = 0;
@@ -208,7 +186,7 @@ absl::StatusOr<MachineInfo> readMachineInfo(const MachineInfoOptions& opts) {
   m.hostname = firstFile(root, {"/proc/sys/kernel/hostname"});
   if (m.hostname.empty() && (root.empty() || root == "/")) m.hostname = unameField(false);
   m.osImage = osImage(root);
-  m.architecture = goArch();
+  m.architecture = core::goArch();
   auto mem = memTotal(root);
   if (!mem.ok()) return core::annotate(mem.status(), "machine info: memory capacity");
   m.memoryCapacityBytes = *mem;

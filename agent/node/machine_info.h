@@ -52,9 +52,6 @@ struct MachineInfoOptions {
 // missing IDs become empty strings, as in cAdvisor.
 absl::StatusOr<MachineInfo> readMachineInfo(const MachineInfoOptions& opts);
 
-// The GOARCH name of the architecture this binary was built for.
-std::string goArch();
-
 // Parses a Linux CPU list ("0-3,8,10-11") into a count; nullopt when malformed.
 std::optional<int32_t> countCpuList(const std::string& list);
 

@@ -1,4 +1,5 @@
 #include "agent/node/machine_info.h"
+#include "core/platform.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -73,7 +74,7 @@ TEST_F(FakeRoot, ReadsEveryFact) {
   ASSERT_TRUE(m->ephemeralStorageBytes.has_value());
   EXPECT_EQ(*m->ephemeralStorageBytes, 103880232960);
   EXPECT_EQ(statfsPath_, "/var/lib/kubelet");
-  EXPECT_EQ(m->architecture, goArch());
+  EXPECT_EQ(m->architecture, core::goArch());
 #if defined(__x86_64__)
   EXPECT_EQ(m->architecture, "amd64");
 #elif defined(__aarch64__)

@@ -143,6 +143,11 @@ void PodWorkers::forEachPod(const std::function<void(const PodView&)>& fn) const
   }
 }
 
+std::shared_ptr<const api::Pod> PodWorkers::pod(const std::string& uid) const {
+  auto it = pods_.find(uid);
+  return it == pods_.end() ? nullptr : it->second->pod;
+}
+
 void PodWorkers::emit(const api::Pod& pod, const std::string& container, bool warning,
                       std::string reason, std::string message) {
   if (events_) events_(pod, container, {warning, std::move(reason), std::move(message)});
@@ -203,11 +208,7 @@ void PodWorkers::checkActiveDeadline(Worker& w) {
 
 void PodWorkers::syncTerminating(Worker& w) {
   if (w.runtime.hasRunningContainer() || sandboxReady(w.runtime)) {
-    for (const auto& c : w.runtime.containers) {
-      if (c.state == ContainerState::kRunning) {
-        emit(*w.pod, c.name, false, "Killing", "Stopping container " + c.name);
-      }
-    }
+    // killPod emits the Killing events (and FailedPreStopHook).
     dispatchKill(w, /*remove=*/false);
     return;
   }
@@ -302,7 +303,7 @@ void PodWorkers::sync(Worker& w) {
     return;
   }
   const api::Pod& pod = *w.pod;
-  runtime::PodActions actions = runtime::computePodActions(pod, w.runtime);
+  runtime::PodActions actions = runtime::computePodActions(pod, w.runtime, verdict_);
   // A finished pod (nothing to keep, nothing to restart) whose sandbox is already
   // down needs no further calls.
   if (actions.killPod && !actions.createSandbox && !sandboxReady(w.runtime) &&
@@ -355,6 +356,7 @@ void PodWorkers::dispatchKill(Worker& w, bool remove) {
   w.pending = false;
   auto req = std::make_shared<runtime::KillRequest>();
   req->status = w.runtime;
+  req->pod = w.pod;  // null for a pod only the runtime knows: hooks from annotations
   req->remove = remove;
   req->reason = remove ? "pod removed" : "pod terminating";
   // The spec's grace period; for a pod found only in the runtime, the one its
@@ -373,13 +375,26 @@ void PodWorkers::dispatchKill(Worker& w, bool remove) {
   std::string uid = w.uid;
   auto alive = alive_;
   pool_.submit([this, &loop = loop_, &rt = runtime_, req, uid, alive] {
-    absl::Status s = rt.killPod(*req);
+    runtime::KillResult k = rt.killPod(*req);
     auto fresh = rt.getPodStatus(uid);
     core::MonoTime at = loop.monotonicNow();
     std::optional<PodRuntimeStatus> f;
     if (fresh.ok()) f = std::move(*fresh);
-    loop.post([this, uid, alive, s, f = std::move(f), at]() mutable {
-      if (*alive) onKillDone(uid, s, std::move(f), at);
+    loop.post([this, uid, alive, req, k = std::move(k), f = std::move(f), at]() mutable {
+      if (!*alive) return;
+      // A pod without a spec is named by what the runtime's labels say.
+      std::shared_ptr<const api::Pod> pod = req->pod;
+      if (!pod && !k.events.empty()) {
+        auto p = std::make_shared<api::Pod>();
+        p->metadata.name = req->status.name;
+        p->metadata.namespace_ = req->status.namespace_;
+        p->metadata.uid = req->status.uid;
+        pod = std::move(p);
+      }
+      for (const auto& e : k.events) {
+        emit(*pod, e.container, e.event.warning, e.event.reason, e.event.message);
+      }
+      onKillDone(uid, k.status, std::move(f), at);
     });
   });
 }
@@ -396,6 +411,11 @@ void PodWorkers::onSyncDone(const std::string& uid, runtime::SyncResult res, cor
   w.sandboxError = res.sandboxError;
   bool failed = !res.sandboxError.empty();
   for (const auto& warning : res.warnings) LOG_WARNING << "pod " << uid << ": " << warning;
+  if (w.pod) {
+    for (const auto& e : res.events) {
+      emit(*w.pod, e.container, e.event.warning, e.event.reason, e.event.message);
+    }
+  }
   for (const auto& s : res.starts) {
     if (w.pod) {
       for (const auto& e : s.events) emit(*w.pod, s.name, e.warning, e.reason, e.message);

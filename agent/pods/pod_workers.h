@@ -59,6 +59,8 @@ class PodWorkers {
   void start(core::Duration relistPeriod);
 
   void forEachPod(const std::function<void(const PodView&)>& fn) const;
+  // The desired spec of a pod, or null when it is unknown or being removed.
+  std::shared_ptr<const api::Pod> pod(const std::string& uid) const;
   // Until every source has listed its pods once, a pod found in the runtime that
   // no source wants may still be wanted: it is left alone. On by default.
   void setSourcesReady(bool ready);
@@ -74,6 +76,9 @@ class PodWorkers {
   void setEnvSourcesProvider(std::function<runtime::EnvSourcesPtr(const api::Pod&)> f) {
     envSources_ = std::move(f);
   }
+  // Which running containers failed a liveness or startup probe (to be killed
+  // and restarted); without one, no container is killed for its health.
+  void setProbeVerdict(runtime::ProbeVerdict verdict) { verdict_ = std::move(verdict); }
   // Called on the loop after a pod's state may have changed (for status writers).
   void setOnPodChanged(std::function<void(const std::string& uid)> cb) {
     onChanged_ = std::move(cb);
@@ -129,6 +134,7 @@ class PodWorkers {
   std::function<void(const std::string&)> onChanged_;
   std::function<void(const std::string&)> onTerminated_;
   std::function<runtime::EnvSourcesPtr(const api::Pod&)> envSources_;
+  runtime::ProbeVerdict verdict_;
   EventSink events_;
   void emit(const api::Pod& pod, const std::string& container, bool warning, std::string reason,
             std::string message);

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "agent/runtime/expansion.h"
+#include "agent/runtime/hook_annotations.h"
 #include "agent/runtime/labels.h"
 #include "agent/runtime/pod_actions.h"
 #include "agent/runtime/sandbox_config.h"
@@ -63,6 +64,8 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(
     }
     ai.portsJson = ports.dump();
   }
+  if (c.lifecycle && c.lifecycle->preStop)
+    ai.preStopHandlerJson = handlerJson(*c.lifecycle->preStop);
   for (const auto& [k, v] : containerAnnotations(ai)) (*cc.mutable_annotations())[k] = v;
 
   setNamespaceOptions(pod,

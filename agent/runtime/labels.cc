@@ -28,6 +28,7 @@ StringMap containerAnnotations(const ContainerAnnotationInput& in) {
     a[kPodDeletionGracePeriodAnnotation] = std::to_string(*in.deletionGracePeriodSeconds);
   }
   if (!in.portsJson.empty()) a[kContainerPortsAnnotation] = in.portsJson;
+  if (!in.preStopHandlerJson.empty()) a[kContainerPreStopHandlerAnnotation] = in.preStopHandlerJson;
   return a;
 }
 

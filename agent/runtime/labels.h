@@ -24,6 +24,10 @@ inline constexpr char kPodDeletionGracePeriodAnnotation[] = "io.kubernetes.pod.d
 inline constexpr char kPodTerminationGracePeriodAnnotation[] =
     "io.kubernetes.pod.terminationGracePeriod";
 inline constexpr char kContainerPortsAnnotation[] = "io.kubernetes.container.ports";
+// The container's preStop handler as JSON, so that a pod found only in the
+// runtime (no spec any more) still runs its hook when it is stopped.
+inline constexpr char kContainerPreStopHandlerAnnotation[] =
+    "io.kubernetes.container.preStopHandler";
 // Set by the kubelet on sandboxes' containers too: the "POD" container name.
 inline constexpr char kPodInfraContainerName[] = "POD";
 
@@ -47,7 +51,8 @@ struct ContainerAnnotationInput {
   std::string terminationMessagePolicy;
   int64_t terminationGracePeriodSeconds = 30;
   std::optional<int64_t> deletionGracePeriodSeconds;
-  std::string portsJson;  // empty: no ports annotation
+  std::string portsJson;           // empty: no ports annotation
+  std::string preStopHandlerJson;  // empty: no preStop handler annotation
 };
 StringMap containerAnnotations(const ContainerAnnotationInput& in);
 

@@ -91,7 +91,8 @@ InitProgress findNextInitContainerToRun(const api::Pod& pod, const PodRuntimeSta
   return p;
 }
 
-PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status) {
+PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status,
+                             const ProbeVerdict& verdict) {
   PodActions a;
   uint32_t attempt = 0;
   std::string sandboxId;
@@ -159,6 +160,16 @@ PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status
       a.containersToStart.push_back(i);
       a.containersToKill.push_back(
           {s->id, c.name, "Container " + c.name + " definition changed, will be restarted"});
+      continue;
+    }
+    if (std::optional<ProbeFailure> failed = verdict ? verdict(pod, c, *s) : std::nullopt) {
+      // Killed in any case; started again unless the restart policy says Never.
+      std::string message = "Container " + c.name + " failed " + failed->probe + " probe";
+      if (shouldRestartOnFailure(pod)) {
+        message += ", will be restarted";
+        a.containersToStart.push_back(i);
+      }
+      a.containersToKill.push_back({s->id, c.name, message, failed->gracePeriodSeconds});
       continue;
     }
     ++keep;

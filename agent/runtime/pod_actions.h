@@ -3,6 +3,7 @@
 // same rules). Doing it is SyncExecutor's job.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,6 +18,8 @@ struct ContainerToKill {
   std::string id;
   std::string name;
   std::string message;  // why (for the Killing event)
+  // A failed probe's terminationGracePeriodSeconds, which wins over the pod's.
+  std::optional<int64_t> gracePeriodSeconds{};
 };
 
 struct PodActions {
@@ -39,7 +42,18 @@ struct PodActions {
 // Stable identifier of a container spec: a change means "restart the container".
 std::string containerHash(const api::Container& c);
 
-PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status);
+// A running container that must be killed although it runs: its liveness or
+// startup probe failed (the kubelet's liveness and startup results managers).
+struct ProbeFailure {
+  std::string probe;  // "liveness" or "startup", as in "Container c failed liveness probe"
+  std::optional<int64_t> gracePeriodSeconds{};  // the probe's terminationGracePeriodSeconds
+};
+using ProbeVerdict = std::function<std::optional<ProbeFailure>(
+    const api::Pod& pod, const api::Container& spec, const ContainerRuntimeStatus& status)>;
+
+// `verdict` may be empty: no probes.
+PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status,
+                             const ProbeVerdict& verdict = {});
 
 // The kubelet's ShouldContainerBeRestarted.
 bool shouldContainerBeRestarted(const api::Container& c, const api::Pod& pod,

@@ -1,17 +1,18 @@
 #include "agent/runtime/runtime_manager.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <random>
-#include <thread>
 
 #include "agent/runtime/container_config.h"
 #include "agent/runtime/labels.h"
 #include "agent/runtime/pull_secrets.h"
 #include "agent/runtime/sandbox_config.h"
+#include "agent/runtime/termination_message.h"
 #include "core/atomic_file.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -115,9 +116,14 @@ void RuntimeManager::fillContainer(const v1::Container& c, ContainerRuntimeStatu
   out->attempt = c.metadata().attempt();
   out->restartCount = parseInt(ann, kContainerRestartCountAnnotation);
   out->hash = value(ann, kContainerHashAnnotation);
-  if (ann.count(kPodTerminationGracePeriodAnnotation)) {
+  // The kubelet's setTerminationGracePeriod: a deletion's grace wins.
+  if (ann.count(kPodDeletionGracePeriodAnnotation)) {
+    out->gracePeriodSeconds = parseInt(ann, kPodDeletionGracePeriodAnnotation);
+  } else if (ann.count(kPodTerminationGracePeriodAnnotation)) {
     out->gracePeriodSeconds = parseInt(ann, kPodTerminationGracePeriodAnnotation);
   }
+  out->preStopHandlerJson = value(ann, kContainerPreStopHandlerAnnotation);
+  out->portsJson = value(ann, kContainerPortsAnnotation);
   out->image = c.image().image();
   out->imageRef = c.image_ref();
   out->createdAtNs = c.created_at();
@@ -142,6 +148,10 @@ void RuntimeManager::fillContainer(const v1::Container& c, ContainerRuntimeStatu
   out->exitCode = s.exit_code();
   out->reason = s.reason();
   out->message = s.message();
+  if (out->state == ContainerState::kExited) {
+    out->message = terminatedContainerMessage(s, value(ann, kTerminationMessagePathAnnotation),
+                                              value(ann, kTerminationMessagePolicyAnnotation));
+  }
   if (!s.image().image().empty()) out->image = s.image().image();
   if (!s.image_ref().empty()) out->imageRef = s.image_ref();
   out->detailed = true;
@@ -360,6 +370,10 @@ ContainerStartResult RuntimeManager::startContainer(
     return fail(kCreateContainerConfigError,
                 core::errnoStatus(errno, "create " + ctx.terminationLogHostPath));
   }
+  // World-writable whatever the umask, so that a non-root container can write it.
+  if (::fchmod(fd, 0666) != 0) {
+    LOG_WARNING << "chmod " << ctx.terminationLogHostPath << ": " << std::strerror(errno);
+  }
   ::close(fd);
 
   std::vector<EnvWarning> envWarnings;
@@ -382,6 +396,7 @@ ContainerStartResult RuntimeManager::startContainer(
       LOG_WARNING << "create log symlink " << link << ": " << std::strerror(errno);
     }
   }
+  if (c.lifecycle && c.lifecycle->postStart) runPostStartHook(pod, c, *id, podIP, &r);
   return r;
 }
 
@@ -419,8 +434,14 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
   if (const auto* sb = req.status.latestSandbox()) podIP = sb->ip;
 
   if (a.killPod) {
-    KillRequest kill{req.status, pod.spec.terminationGracePeriodSeconds, false, "sandbox changed"};
-    if (absl::Status s = killPod(kill); !s.ok()) {
+    KillRequest kill;
+    kill.status = req.status;
+    kill.pod = req.pod;
+    kill.gracePeriodSeconds = pod.spec.terminationGracePeriodSeconds;
+    kill.reason = "sandbox changed";
+    KillResult killed = killPod(kill);
+    res.events = std::move(killed.events);
+    if (const absl::Status& s = killed.status; !s.ok()) {
       res.sandboxError = "KillPodSandboxError: " + std::string(s.message());
       res.fresh = getPodStatus(pod.metadata.uid).value_or(req.status);
       return res;
@@ -435,13 +456,24 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
     }
   } else {
     for (const auto& k : a.containersToKill) {
-      LOG_INFO << "Killing container " << k.name << " of pod " << pod.metadata.namespace_ << "/"
-               << pod.metadata.name << ": " << k.message;
-      if (absl::Status s = runtime_.stopContainer(
-              k.id, std::max<int64_t>(2, pod.spec.terminationGracePeriodSeconds));
-          !s.ok()) {
+      const ContainerRuntimeStatus* c = nullptr;
+      for (const auto& s : req.status.containers) {
+        if (s.id == k.id) c = &s;
+      }
+      ContainerRuntimeStatus minimal;
+      if (!c) {
+        minimal.id = k.id;
+        minimal.name = k.name;
+        c = &minimal;
+      }
+      // A failed probe's own grace period wins over the pod's.
+      int64_t grace = k.gracePeriodSeconds.value_or(
+          pod.metadata.deletionGracePeriodSeconds.value_or(pod.spec.terminationGracePeriodSeconds));
+      std::vector<ContainerEvent> events;
+      if (absl::Status s = killContainer(pod, *c, podIP, k.message, grace, &events); !s.ok()) {
         LOG_WARNING << "stop container " << k.id << ": " << s.message();
       }
+      for (auto& e : events) res.events.push_back({k.name, std::move(e)});
     }
   }
 
@@ -476,57 +508,6 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
     res.fresh = std::move(*fresh);
   }
   return res;
-}
-
-absl::Status RuntimeManager::killPod(const KillRequest& req) {
-  int64_t grace = std::max<int64_t>(2, req.gracePeriodSeconds);
-  std::vector<const ContainerRuntimeStatus*> running;
-  for (const auto& c : req.status.containers) {
-    if (c.state == ContainerState::kRunning || c.state == ContainerState::kUnknown)
-      running.push_back(&c);
-  }
-  // Containers stop in parallel, each with the whole grace period, as the kubelet
-  // does; the threads live only as long as the stop calls.
-  std::vector<absl::Status> results(running.size());
-  std::vector<std::thread> stoppers;
-  for (size_t i = 1; i < running.size(); ++i) {
-    stoppers.emplace_back([&, i] { results[i] = runtime_.stopContainer(running[i]->id, grace); });
-  }
-  if (!running.empty()) results[0] = runtime_.stopContainer(running[0]->id, grace);
-  for (auto& t : stoppers) t.join();
-  absl::Status first = absl::OkStatus();
-  for (size_t i = 0; i < results.size(); ++i) {
-    if (!results[i].ok() && !cri::isNotFound(results[i])) {
-      LOG_WARNING << "stop container " << running[i]->name << " (" << running[i]->id
-                  << "): " << results[i].message();
-      if (first.ok()) first = results[i];
-    }
-  }
-  for (const auto& s : req.status.sandboxes) {
-    if (absl::Status st = runtime_.stopPodSandbox(s.id); !st.ok() && !cri::isNotFound(st)) {
-      LOG_WARNING << "stop sandbox " << s.id << ": " << st.message();
-      if (first.ok()) first = st;
-    }
-  }
-  if (!first.ok() || !req.remove) return first;
-
-  for (const auto& c : req.status.containers) removeContainerAndLogs(c, req.status);
-  for (const auto& s : req.status.sandboxes) {
-    if (absl::Status st = runtime_.removePodSandbox(s.id); !st.ok() && !cri::isNotFound(st)) {
-      LOG_WARNING << "remove sandbox " << s.id << ": " << st.message();
-      if (first.ok()) first = st;
-    }
-  }
-  if (first.ok() && !req.status.uid.empty()) {
-    // The pod is gone for good: its logs and its directory go with it.
-    PodRuntimeStatus p = req.status;
-    std::string logDir = opts_.podLogsDir + "/" + p.namespace_ + "_" + p.name + "_" + p.uid;
-    if (absl::Status s = core::removeAll(logDir); !s.ok()) LOG_WARNING << s.message();
-    if (absl::Status s = core::removeAll(opts_.rootDir + "/pods/" + p.uid); !s.ok()) {
-      LOG_WARNING << s.message();
-    }
-  }
-  return first;
 }
 
 }  // namespace agent::runtime

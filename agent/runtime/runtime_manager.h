@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "agent/api/pod.h"
 #include "agent/runtime/env_sources.h"
+#include "agent/runtime/lifecycle_hooks.h"
 #include "agent/runtime/pod_actions.h"
 #include "agent/runtime/runtime_options.h"
 #include "agent/runtime/runtime_state.h"
@@ -48,8 +49,14 @@ struct SyncRequest {
 // An event about a container, for the pod's event stream (the kubelet's reasons).
 struct ContainerEvent {
   bool warning = false;
-  std::string reason;  // Pulling, Pulled, Created, Started, Failed
+  std::string reason;  // Pulling, Pulled, Created, Started, Failed, Killing, ...
   std::string message;
+};
+
+// An event about one of the pod's containers, named.
+struct PodContainerEvent {
+  std::string container;
+  ContainerEvent event;
 };
 
 struct ContainerStartResult {
@@ -66,13 +73,24 @@ struct SyncResult {
   std::vector<ContainerStartResult> starts;
   std::vector<std::string> warnings;
   std::optional<PodRuntimeStatus> fresh;  // the pod's state after the sync
+  // Events about containers the sync stopped (Killing, FailedPreStopHook); those
+  // about starts are in `starts`.
+  std::vector<PodContainerEvent> events;
 };
 
 struct KillRequest {
   PodRuntimeStatus status;
+  // The spec (for preStop hooks); null for a pod found only in the runtime, whose
+  // hooks come from its containers' annotations.
+  std::shared_ptr<const api::Pod> pod;
   int64_t gracePeriodSeconds = 30;
   bool remove = false;  // also remove containers, sandboxes, logs and pod dirs
   std::string reason;   // for the log
+};
+
+struct KillResult {
+  absl::Status status;                    // the first failure to stop or remove
+  std::vector<PodContainerEvent> events;  // Killing, FailedPreStopHook
 };
 
 class RuntimeManager {
@@ -93,8 +111,13 @@ class RuntimeManager {
   static std::string fingerprint(const PodRuntimeStatus& s);
 
   SyncResult syncPod(const SyncRequest& req);
-  // Stops every container (in parallel, each with the grace period) and the sandboxes.
-  absl::Status killPod(const KillRequest& req);
+  // Stops every running container (in parallel: each runs its preStop hook, then
+  // stops with what is left of the grace period) and the sandboxes.
+  KillResult killPod(const KillRequest& req);
+
+  // Where lifecycle hooks run; null (the default) skips them. Set before the
+  // first sync; not owned.
+  void setHookRunner(HookRunner* hooks) { hooks_ = hooks; }
 
   const RuntimeOptions& options() const { return opts_; }
 
@@ -119,6 +142,17 @@ class RuntimeManager {
   absl::Status ensureImage(const api::Pod& pod, const api::Container& c, const EnvSources* sources,
                            std::string* reason, std::vector<std::string>* warnings,
                            std::vector<ContainerEvent>* events);
+  // postStart after a successful StartContainer; on failure the container is
+  // killed and `r` says PostStartHookError.
+  void runPostStartHook(const api::Pod& pod, const api::Container& c, const std::string& id,
+                        const std::string& podIP, ContainerStartResult* r);
+  // The kubelet's killContainer: a Killing event with `message` ("Stopping
+  // container <name>" when empty), the preStop hook when the grace period
+  // allows (its time comes off the grace period), then StopContainer with at
+  // least 2 s. The container's spec comes from `pod`, else from its annotations.
+  absl::Status killContainer(const api::Pod& pod, const ContainerRuntimeStatus& c,
+                             const std::string& podIP, const std::string& message,
+                             int64_t gracePeriodSeconds, std::vector<ContainerEvent>* events);
   void removeDeadContainers(const PodRuntimeStatus& status);
   void removeContainerAndLogs(const ContainerRuntimeStatus& c, const PodRuntimeStatus& pod);
   // /var/log/containers/<pod>_<namespace>_<container>-<id>.log
@@ -128,6 +162,7 @@ class RuntimeManager {
   cri::RuntimeService& runtime_;
   cri::ImageService& images_;
   RuntimeOptions opts_;
+  HookRunner* hooks_ = nullptr;
 
   std::mutex cacheMu_;  // pool threads share these caches of immutable facts
   std::unordered_map<std::string, SandboxFacts> sandboxFacts_;

@@ -44,6 +44,11 @@ struct ContainerRuntimeStatus {
   std::string message;  // runtime's message, or the termination message
   // io.kubernetes.pod.terminationGracePeriod: how long the pod may take to stop.
   std::optional<int64_t> gracePeriodSeconds;
+  // For stopping a container whose pod spec is gone: the annotations
+  // io.kubernetes.container.preStopHandler and io.kubernetes.container.ports
+  // (JSON; empty when absent). See hook_annotations.h.
+  std::string preStopHandlerJson;
+  std::string portsJson;
   // True when ContainerStatus filled in the exit details (ListContainers does not).
   bool detailed = false;
 };

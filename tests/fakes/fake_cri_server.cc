@@ -253,6 +253,7 @@ class RuntimeImpl final : public v1::RuntimeService::Service {
                              v1::StopContainerResponse*) override {
     FAKE_CRI_INTERCEPT("StopContainer");
     std::lock_guard lock(st_->mu);
+    st_->stops.emplace_back(req->container_id(), req->timeout());
     auto it = st_->containers.find(req->container_id());
     if (it == st_->containers.end()) return notFound("container", req->container_id());
     if (it->second.state == v1::CONTAINER_RUNNING) stop(it->second);
@@ -544,6 +545,11 @@ int FakeCriServer::callCount(const std::string& method) const {
 std::vector<std::string> FakeCriServer::callLog() const {
   std::lock_guard lock(state_->mu);
   return state_->calls;
+}
+
+std::vector<std::pair<std::string, int64_t>> FakeCriServer::stopCalls() const {
+  std::lock_guard lock(state_->mu);
+  return state_->stops;
 }
 
 void FakeCriServer::addImage(const std::string& ref, uint64_t sizeBytes) {

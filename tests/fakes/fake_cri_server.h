@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +45,8 @@ class FakeCriServer {
   // --- What was called.
   int callCount(const std::string& method) const;
   std::vector<std::string> callLog() const;  // method names, in arrival order
+  // StopContainer calls: container id and the grace (timeout) asked for, in order.
+  std::vector<std::pair<std::string, int64_t>> stopCalls() const;
 
   // --- Runtime state.
   // Makes an image present, as if pulled; `ref` is normalized like the kubelet does.
@@ -91,6 +94,7 @@ class FakeCriServer {
     std::map<std::string, runtime::v1::Image> images;  // by id
     std::map<std::string, Fault> faults;
     std::vector<std::string> calls;
+    std::vector<std::pair<std::string, int64_t>> stops;
     ExecSyncHandler execSync;
     bool runtimeReady = true, networkReady = true;
     std::string podCidr;

@@ -5,6 +5,7 @@
 
 #include "agent/events/event_reasons.h"
 #include "agent/events/object_ref.h"
+#include "agent/health/pod_probes.h"
 #include "agent/node/node_ip.h"
 #include "agent/status/pod_status_compute.h"
 #include "core/atomic_file.h"
@@ -79,6 +80,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   opts.clusterDomain = cfg.clusterDomain;
   opts.hostResolvConf = readHostResolvConf(cfg.resolvConf);
   a->runtime_ = std::make_unique<runtime::RuntimeManager>(*a->cri_, *a->cri_, opts);
+  a->hookRunner_ = std::make_unique<health::LifecycleHookRunner>(loop, *a->cri_);
+  a->runtime_->setHookRunner(a->hookRunner_.get());
 
   pods::WorkerSettings ws;
   ws.crashLoopBackOffBase = cfg.crashLoopBackOffBase;
@@ -89,12 +92,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   a->workers_->setOnPodChanged([raw](const std::string& uid) { raw->onPodChanged(uid); });
   a->workers_->setEventSink(
       [raw](const api::Pod& pod, const std::string& container, const runtime::ContainerEvent& e) {
-        events::ObjectRef ref =
-            container.empty() ? events::podRef(pod) : events::containerRef(pod, container);
-        events::EventRecorder& rec = raw->cluster_ ? raw->cluster_->events() : raw->logOnlyEvents_;
-        rec.record(ref, e.warning ? events::EventType::kWarning : events::EventType::kNormal,
-                   e.reason, e.message);
+        raw->recordContainerEvent(pod, container, e.warning, e.reason, e.message);
       });
+  a->setUpProbes();
   if (!cfg.kubeconfig.empty()) {
     cluster::ClusterConnection::Hooks hooks;
     hooks.podsChanged = [raw] { raw->rebuildDesired(); };
@@ -221,6 +221,52 @@ void Agent::gatherRuntimeFacts(std::function<void(node::RuntimeFacts)> done) {
       std::move(done));
 }
 
+void Agent::recordContainerEvent(const api::Pod& pod, const std::string& container, bool warning,
+                                 const std::string& reason, const std::string& message) {
+  events::ObjectRef ref =
+      container.empty() ? events::podRef(pod) : events::containerRef(pod, container);
+  events::EventRecorder& rec = cluster_ ? cluster_->events() : logOnlyEvents_;
+  rec.record(ref, warning ? events::EventType::kWarning : events::EventType::kNormal, reason,
+             message);
+}
+
+void Agent::setUpProbes() {
+  // Exec probes may hold all but one pool thread; pod syncs always keep one.
+  size_t execThreads = std::max<size_t>(1, static_cast<size_t>(cfg_.workerThreads) - 1);
+  execRunner_ = std::make_unique<health::CriExecRunner>(loop_, *pool_, *cri_, execThreads);
+  checker_ = std::make_unique<probes::ActionChecker>(loop_, *execRunner_);
+  probes_ =
+      std::make_unique<probes::ProbeManager>(loop_, *checker_, probes::ProbeManager::Options{});
+  probes_->setOnResult([this](const std::string& uid, const std::string&, probes::ProbeKind kind,
+                              probes::Result result) {
+    // Not from inside the prober's callback: both may call back into it.
+    loop_.post([this, uid, kind, result] {
+      if (result == probes::Result::kFailure && kind != probes::ProbeKind::kReadiness) {
+        workers_->resync(uid);  // kill and restart the container
+      }
+      onPodChanged(uid);
+    });
+  });
+  probes_->setOnEvent([this](const std::string& uid, const std::string& container, bool warning,
+                             const std::string& reason, const std::string& message) {
+    if (auto pod = workers_->pod(uid))
+      recordContainerEvent(*pod, container, warning, reason, message);
+  });
+  workers_->setProbeVerdict(
+      [this](const api::Pod& pod, const api::Container& c,
+             const runtime::ContainerRuntimeStatus& s) -> std::optional<runtime::ProbeFailure> {
+        if (!c.livenessProbe && !c.startupProbe) return std::nullopt;
+        auto failed = probes_->failedProbe(pod.metadata.uid, c.name, s.id);
+        if (!failed) return std::nullopt;
+        const auto& probe =
+            *failed == probes::ProbeKind::kLiveness ? c.livenessProbe : c.startupProbe;
+        runtime::ProbeFailure f;
+        f.probe = *failed == probes::ProbeKind::kLiveness ? "liveness" : "startup";
+        if (probe) f.gracePeriodSeconds = probe->terminationGracePeriodSeconds;
+        return f;
+      });
+}
+
 void Agent::rebuildDesired() {
   std::vector<std::shared_ptr<const api::Pod>> desired;
   for (const auto& sp : staticPods_) desired.push_back(sp.pod);
@@ -334,7 +380,17 @@ void Agent::onPodChanged(const std::string& uid) {
     in.previous = prev == statuses_.end() ? nullptr : &prev->second;
     // The status the API holds, after an agent restart: nothing flaps.
     if (cluster_ && cluster_->statusManager()) {
-      if (const auto* known = cluster_->statusManager()->knownStatus(uid)) in.previous = known;
+      if (const auto* known = cluster_->statusManager()->knownStatus(uid)) {
+        in.previous = known;
+        in.apiStatus = known;
+      }
+    }
+    if (health::hasProbes(*v.pod)) {
+      probes_->setPod(health::podProbes(*v.pod, *v.runtime, nodeIP_));
+      in.health = [&](const std::string& name, const std::string& id) {
+        return status::ContainerHealth{probes_->started(uid, name, id),
+                                       probes_->ready(uid, name, id)};
+      };
     }
     api::PodStatus next = status::computePodStatus(in);
     if (!v.terminalReason.empty()) {
@@ -358,6 +414,7 @@ void Agent::onPodChanged(const std::string& uid) {
     statuses_[uid] = std::move(next);
   });
   if (!found) {
+    probes_->removePod(uid);
     statuses_.erase(uid);
     if (cluster_) {
       cluster_->podGone(uid);

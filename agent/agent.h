@@ -13,6 +13,8 @@
 #include "agent/api/pod_status.h"
 #include "agent/cluster/cluster_connection.h"
 #include "agent/config/agent_config.h"
+#include "agent/health/cri_exec_runner.h"
+#include "agent/health/hook_runner.h"
 #include "agent/pods/admission.h"
 #include "agent/pods/pod_workers.h"
 #include "agent/runtime/runtime_manager.h"
@@ -22,6 +24,8 @@
 #include "core/worker_pool.h"
 #include "cri/grpc_runtime_client.h"
 #include "nlohmann/json.hpp"
+#include "probes/checks.h"
+#include "probes/probe_manager.h"
 
 namespace agent {
 
@@ -52,13 +56,21 @@ class Agent {
   void reportStatus(const api::Pod& pod, const api::PodStatus& status);
   void onObjectChanged(const std::string& ns);
   void gatherRuntimeFacts(std::function<void(node::RuntimeFacts)> done);
+  // Creates the prober and connects it to the pod workers and the status.
+  void setUpProbes();
+  void recordContainerEvent(const api::Pod& pod, const std::string& container, bool warning,
+                            const std::string& reason, const std::string& message);
 
   config::AgentConfig cfg_;
   core::EventLoop& loop_;
   std::string nodeIP_;
   std::unique_ptr<core::ThreadWorkerPool> pool_;
   std::unique_ptr<cri::GrpcRuntimeClient> cri_;
+  std::unique_ptr<health::LifecycleHookRunner> hookRunner_;  // outlives runtime_
   std::unique_ptr<runtime::RuntimeManager> runtime_;
+  std::unique_ptr<health::CriExecRunner> execRunner_;
+  std::unique_ptr<probes::ActionChecker> checker_;
+  std::unique_ptr<probes::ProbeManager> probes_;
   std::unique_ptr<pods::PodWorkers> workers_;
   std::unique_ptr<sources::FileSource> fileSource_;
   std::unique_ptr<server::HttpServer> healthz_;

@@ -60,8 +60,11 @@ std::vector<api::ContainerStatus> containerStatuses(const StatusInput& in,
       st.containerID = "containerd://" + cur.id;
       st.imageID = cur.imageRef;
       st.restartCount = cur.restartCount;
-      st.started = cur.state == ContainerState::kRunning;
-      st.ready = cur.state == ContainerState::kRunning;
+      bool running = cur.state == ContainerState::kRunning;
+      ContainerHealth health;
+      if (running && in.health) health = in.health(spec.name, cur.id);
+      st.started = running && health.started;
+      st.ready = running && health.started && health.ready;
       if (instances.size() > 1) st.lastState = convertState(*instances[1]);
     }
     // A container that failed to (re)start shows why, with its last run as lastState.
@@ -257,8 +260,31 @@ api::PodStatus computePodStatus(const StatusInput& in) {
   cond("Initialized", notInitialized.empty(),
        completed ? "PodCompleted" : "ContainersNotInitialized",
        completed ? "" : "containers with incomplete status: " + joinNames(notInitialized));
-  cond("Ready", notReady.empty() && !completed, notReadyReason, notReadyMsg);
-  cond("ContainersReady", notReady.empty() && !completed, notReadyReason, notReadyMsg);
+  // Ready also waits for the pod's readiness gates: conditions other writers set.
+  bool containersReady = notReady.empty() && !completed;
+  std::string readyReason = notReadyReason, readyMsg = notReadyMsg;
+  if (containersReady) {
+    std::vector<std::string> unready;
+    for (const auto& gate : pod.spec.readinessGates) {
+      const api::PodCondition* c = findCondition(in.apiStatus, gate.conditionType);
+      if (!c) {
+        unready.push_back("corresponding condition of pod readiness gate \"" + gate.conditionType +
+                          "\" does not exist.");
+      } else if (c->status != "True") {
+        unready.push_back("the status of pod readiness gate \"" + gate.conditionType +
+                          "\" is not \"True\", but " + c->status);
+      }
+    }
+    if (!unready.empty()) {
+      readyReason = "ReadinessGatesNotReady";
+      readyMsg.clear();
+      for (const auto& m : unready) readyMsg += (readyMsg.empty() ? "" : ", ") + m;
+    }
+    cond("Ready", unready.empty(), readyReason, readyMsg);
+  } else {
+    cond("Ready", false, readyReason, readyMsg);
+  }
+  cond("ContainersReady", containersReady, notReadyReason, notReadyMsg);
   cond("PodScheduled", true, "", "");
   if (!in.sandboxError.empty()) s.message = in.sandboxError;
   return s;

@@ -3,6 +3,7 @@
 // Pure; the status manager decides when to send it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,6 +15,11 @@
 
 namespace agent::status {
 
+struct ContainerHealth {
+  bool started = true;
+  bool ready = true;
+};
+
 struct StatusInput {
   const api::Pod* pod = nullptr;
   const runtime::PodRuntimeStatus* runtime = nullptr;
@@ -23,6 +29,11 @@ struct StatusInput {
   core::WallTime startTime;
   core::WallTime now;
   const api::PodStatus* previous = nullptr;  // keeps lastTransitionTime stable
+  // The probes' view of a running container instance: whether its startup probe
+  // passed (`started`) and whether it is ready. Unset: running means both.
+  std::function<ContainerHealth(const std::string& name, const std::string& containerId)> health;
+  // The conditions other writers set (readiness gates), as the API holds them.
+  const api::PodStatus* apiStatus = nullptr;
 };
 
 api::PodStatus computePodStatus(const StatusInput& in);

@@ -92,6 +92,51 @@ TEST_F(Cluster, RegistersNodeReadyWithLeaseAndRunsAnApiPod) {
   EXPECT_TRUE(reasons.count("Started"));
 }
 
+TEST_F(Cluster, ReadinessProbeAndReadinessGatesReachTheApi) {
+  startJoined();
+  json pod = podObject("ready", "sleep 4; touch /tmp/ready; sleep 3600");
+  pod["spec"]["containers"][0]["readinessProbe"] = {{"exec", {{"command", {"cat", "/tmp/ready"}}}},
+                                                    {"periodSeconds", 1}};
+  pod["spec"]["readinessGates"] = {{{"conditionType", "example.com/lb"}}};
+  createPod(pod);
+  // Running but not ready while the file is missing; the probe's failures are events.
+  json running = waitForPodPhase("ready", "Running");
+  EXPECT_FALSE(running["status"]["containerStatuses"][0].value("ready", true));
+  EXPECT_FALSE(conditionTrue(running, "ContainersReady"));
+  bool unhealthy = false;
+  for (int i = 0; i < 100 && !unhealthy; ++i) {
+    for (const auto& e : api_->list("/api/v1/namespaces/default/events")) {
+      if (e["involvedObject"].value("name", "") == "ready" &&
+          e.value("reason", "") == "Unhealthy" &&
+          e.value("message", "").rfind("Readiness probe failed: ", 0) == 0) {
+        unhealthy = true;
+      }
+    }
+    if (!unhealthy) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(unhealthy);
+  // Ready containers, but the gate's condition does not exist yet.
+  json gated = waitForObject(podPath("ready"),
+                             [](const json& p) { return conditionTrue(p, "ContainersReady"); });
+  EXPECT_TRUE(gated["status"]["containerStatuses"][0].value("ready", false));
+  const json* ready = findCondition(gated, "Ready");
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->value("status", ""), "False");
+  EXPECT_EQ(ready->value("reason", ""), "ReadinessGatesNotReady");
+  EXPECT_EQ(ready->value("message", ""),
+            "corresponding condition of pod readiness gate \"example.com/lb\" does not exist.");
+  // A load balancer controller sets the gate: the pod becomes Ready and the
+  // controller's condition stays.
+  json gate = {{"type", "example.com/lb"}, {"status", "True"}};
+  ASSERT_TRUE(api_->patch(podPath("ready") + "/status", "application/strategic-merge-patch+json",
+                          {{"status", {{"conditions", {gate}}}}})
+                  .ok());
+  json done =
+      waitForObject(podPath("ready"), [](const json& p) { return conditionTrue(p, "Ready"); });
+  EXPECT_TRUE(conditionTrue(done, "example.com/lb"));
+  EXPECT_EQ(done["status"]["containerStatuses"][0].value("restartCount", -1), 0);
+}
+
 TEST_F(Cluster, DeletionStopsWithinGraceReportsAndRemovesThePod) {
   startJoined();
   createPod(podObject("doomed", "trap 'exit 0' TERM; sleep 3600 & wait"));

@@ -380,10 +380,8 @@ void Agent::onPodChanged(const std::string& uid) {
     in.previous = prev == statuses_.end() ? nullptr : &prev->second;
     // The status the API holds, after an agent restart: nothing flaps.
     if (cluster_ && cluster_->statusManager()) {
-      if (const auto* known = cluster_->statusManager()->knownStatus(uid)) {
-        in.previous = known;
-        in.apiStatus = known;
-      }
+      if (const auto* known = cluster_->statusManager()->knownStatus(uid)) in.previous = known;
+      in.apiStatus = cluster_->statusManager()->apiStatus(uid);
     }
     if (health::hasProbes(*v.pod)) {
       probes_->setPod(health::podProbes(*v.pod, *v.runtime, nodeIP_));

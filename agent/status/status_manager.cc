@@ -118,6 +118,10 @@ const api::PodStatus* StatusManager::knownStatus(const std::string& uid) const {
   if (auto it = pods_.find(uid); it != pods_.end() && it->second->status) {
     return &*it->second->status;
   }
+  return apiStatus(uid);
+}
+
+const api::PodStatus* StatusManager::apiStatus(const std::string& uid) const {
   if (auto v = api_.find(uid); v != api_.end()) return &v->second.status;
   if (auto m = mirrorOf_.find(uid); m != mirrorOf_.end() && !m->second.empty()) {
     if (auto v = api_.find(m->second); v != api_.end()) return &v->second.status;

@@ -78,6 +78,9 @@ class StatusManager {
   // pod whose mirror UID is known). Null when neither is known. Valid until the
   // next call into the manager.
   const api::PodStatus* knownStatus(const std::string& uid) const;
+  // What the API holds for the pod (its mirror pod's, for a static pod), with
+  // the conditions other writers set (readiness gates). Null when not seen.
+  const api::PodStatus* apiStatus(const std::string& uid) const;
 
   // A static pod's mirror pod has `mirrorUid` ("" when it has none, or it is
   // gone): its status is written there, with that UID as the precondition.

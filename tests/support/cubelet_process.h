@@ -35,6 +35,7 @@ class CubeletProcess {
   std::string logFile() const { return dir_ + "/cubelet.log"; }
   std::string log() const;  // the agent's log so far
   const std::string& nodeName() const { return nodeName_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
 
   // Writes (atomically, by rename) or removes a manifest file.
   void writeManifest(const std::string& name, const std::string& yaml);

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/go_quote.h"
+
 namespace probes {
 
 // The kubelet reads at most this much of a probe's response body (maxRespBodyLength).
@@ -70,7 +72,6 @@ class HttpResponseParser {
   HttpResponse response_;
 };
 
-// Go's %q for a string: quoted, with control and non-ASCII bytes escaped.
-std::string goQuote(std::string_view s);
+using core::goQuote;  // Go's %q, for messages in Go's words
 
 }  // namespace probes

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "agent/health/handler_action.h"
+#include "core/go_quote.h"
 #include "core/log.h"
 #include "probes/checks.h"
 
@@ -23,72 +24,12 @@ std::string podName(const api::Pod& pod) {
   return pod.metadata.name + "_" + pod.metadata.namespace_ + "(" + pod.metadata.uid + ")";
 }
 
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t utf8Length(const std::string& s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  return n;
-}
-
 // The time a hook took reached its timeout: the timeout, not the hook, ended it.
 bool timedOut(Clock::time_point start, core::Duration timeout) {
   return Clock::now() - start >= timeout;
 }
 
 }  // namespace
-
-std::string LifecycleHookRunner::goQuote(const std::string& s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        continue;
-      case '\\':
-        out += "\\\\";
-        continue;
-      case '\a':
-        out += "\\a";
-        continue;
-      case '\b':
-        out += "\\b";
-        continue;
-      case '\f':
-        out += "\\f";
-        continue;
-      case '\n':
-        out += "\\n";
-        continue;
-      case '\r':
-        out += "\\r";
-        continue;
-      case '\t':
-        out += "\\t";
-        continue;
-      case '\v':
-        out += "\\v";
-        continue;
-      default:
-        break;
-    }
-    if (c < 0x20 || c == 0x7f) {
-      out += absl::StrFormat("\\x%02x", c);
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else if (size_t n = utf8Length(s, i); n > 0) {
-      out.append(s, i, n);
-      i += n - 1;
-    } else {
-      out += absl::StrFormat("\\x%02x", c);
-    }
-  }
-  return out + "\"";
-}
 
 absl::Status LifecycleHookRunner::run(const api::Pod& pod, const api::Container& container,
                                       const std::string& containerId, const std::string& podIP,
@@ -109,7 +50,7 @@ absl::Status LifecycleHookRunner::run(const api::Pod& pod, const api::Container&
     return absl::DeadlineExceededError(absl::StrFormat(
         "Sleep lifecycle hook (%d) for Container %s in Pod %s failed - error: container "
         "terminated before sleep hook finished",
-        handler.sleep->seconds, goQuote(container.name), goQuote(podName(pod))));
+        handler.sleep->seconds, core::goQuote(container.name), core::goQuote(podName(pod))));
   }
   // tcpSocket (deprecated for hooks) or nothing at all.
   return absl::InvalidArgumentError(
@@ -134,8 +75,8 @@ absl::Status LifecycleHookRunner::runExec(const api::Pod& pod, const api::Contai
   if (resp.ok()) output = resp->stdout() + resp->stderr();
   std::string message = absl::StrFormat(
       "Exec lifecycle hook ([%s]) for Container %s in Pod %s failed - error: %s, message: %s",
-      absl::StrJoin(exec.command, " "), goQuote(container.name), goQuote(podName(pod)), error,
-      goQuote(output));
+      absl::StrJoin(exec.command, " "), core::goQuote(container.name), core::goQuote(podName(pod)),
+      error, core::goQuote(output));
   if (!resp.ok() && (absl::IsDeadlineExceeded(resp.status()) || timedOut(start, timeout))) {
     return absl::DeadlineExceededError(message);
   }
@@ -149,8 +90,8 @@ absl::Status LifecycleHookRunner::runHttp(const api::Pod& pod, const api::Contai
     return absl::Status(
         code, absl::StrFormat("HTTP lifecycle hook (%s) for Container %s in Pod %s failed - "
                               "error: %s",
-                              handler.httpGet->path, goQuote(container.name), goQuote(podName(pod)),
-                              error));
+                              handler.httpGet->path, core::goQuote(container.name),
+                              core::goQuote(podName(pod)), error));
   };
   probes::Action action = handlerAction(handler, container, podIP);
   if (!action.error.empty() || !action.httpGet) {

@@ -28,9 +28,6 @@ class LifecycleHookRunner : public runtime::HookRunner {
                    const std::string& containerId, const std::string& podIP,
                    const api::Handler& handler, core::Duration timeout) override;
 
-  // Go's %q of a string (strconv.Quote), for the kubelet's messages.
-  static std::string goQuote(const std::string& s);
-
  private:
   absl::Status runExec(const api::Pod& pod, const api::Container& container,
                        const std::string& containerId, const api::ExecAction& exec,

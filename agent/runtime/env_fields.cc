@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/go_quote.h"
 
 namespace agent::runtime {
 namespace {
@@ -19,42 +20,9 @@ std::optional<std::string> subscript(const std::string& path, std::string_view p
   return std::string(rest.substr(2, rest.size() - 4));
 }
 
-// Go's %q for the values of a whole-map field (downwardAPI volumes).
-std::string goQuote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 std::string formatMap(const std::map<std::string, std::string>& m) {
   std::vector<std::string> lines;
-  for (const auto& [k, v] : m) lines.push_back(k + "=" + goQuote(v));
+  for (const auto& [k, v] : m) lines.push_back(k + "=" + core::goQuote(v));
   return absl::StrJoin(lines, "\n");
 }
 

@@ -142,18 +142,5 @@ TEST_F(HookRunnerTest, RefusesTheLoopThread) {
   EXPECT_EQ(f.get().code(), absl::StatusCode::kInternal);
 }
 
-TEST(GoQuoteTest, Table) {
-  std::vector<std::pair<std::string, std::string>> cases = {
-      {"", R"("")"},
-      {"plain", R"("plain")"},
-      {"a\"b\\c", R"("a\"b\\c")"},
-      {"l1\nl2\t\r", R"("l1\nl2\t\r")"},
-      {std::string("\x01\x7f", 2), R"("\x01\x7f")"},
-      {"héllo", "\"héllo\""},
-      {"\xff", R"("\xff")"},
-  };
-  for (const auto& [in, want] : cases) EXPECT_EQ(LifecycleHookRunner::goQuote(in), want) << in;
-}
-
 }  // namespace
 }  // namespace agent::health

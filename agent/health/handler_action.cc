@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
+
 namespace agent::health {
 namespace {
 
@@ -12,11 +14,13 @@ bool resolvePort(const api::IntOrString& port, const api::Container& c, int32_t*
   if (port.isString) {
     auto it = std::find_if(c.ports.begin(), c.ports.end(),
                            [&](const api::ContainerPort& p) { return p.name == port.strValue; });
-    if (it == c.ports.end()) {
+    if (it != c.ports.end()) {
+      value = it->containerPort;
+    } else if (!absl::SimpleAtoi(port.strValue, &value)) {
+      // A number given as a string is taken as one, as the kubelet does.
       *error = "port " + port.strValue + " not found";
       return false;
     }
-    value = it->containerPort;
   }
   if (value <= 0 || value >= 65536) {
     *error = "invalid port number: " + std::to_string(value);

@@ -35,6 +35,12 @@ TEST(HandlerActionTest, NamedPortAndPodIP) {
   EXPECT_EQ(a.httpGet->headers[0].first, "X-Probe");
 }
 
+TEST(HandlerActionTest, NumberGivenAsStringIsAPort) {
+  probes::Action a = handlerAction(httpOn({true, 0, "9090"}), web(), "10.88.0.7");
+  ASSERT_TRUE(a.httpGet) << a.error;
+  EXPECT_EQ(a.httpGet->port, 9090);
+}
+
 TEST(HandlerActionTest, ExplicitHostWins) {
   probes::Action a = handlerAction(httpOn({false, 9000, ""}, "127.0.0.1"), web(), "10.88.0.7");
   ASSERT_TRUE(a.httpGet);

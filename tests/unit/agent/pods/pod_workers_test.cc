@@ -9,6 +9,7 @@
 #include "cri/grpc_runtime_client.h"
 #include "tests/fakes/fake_cri_server.h"
 #include "tests/support/cubelet_process.h"
+#include "tests/support/fake_cri_env.h"
 
 namespace agent::pods {
 namespace {
@@ -18,24 +19,18 @@ using namespace std::chrono_literals;
 class PodWorkersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = cubelet::testing::makeTempDir("pod-workers");
-    auto cri = cubelet::testing::FakeCriServer::start(dir_ + "/cri.sock");
-    ASSERT_TRUE(cri.ok()) << cri.status();
-    cri_ = std::move(*cri);
+    auto env = cubelet::testing::startFakeCri("pod-workers");
+    ASSERT_TRUE(env.ok()) << env.status();
+    dir_ = env->dir;
+    cri_ = std::move(env->server);
+    client_ = std::move(env->client);
     cri_->addImage("busybox:1.35");
-    auto client = cri::GrpcRuntimeClient::create(cri_->endpoint(), 5s, 5s);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
     auto loop = core::SdEventLoop::create();
     ASSERT_TRUE(loop.ok()) << loop.status();
     loop_ = std::move(*loop);
     pool_ = std::make_unique<core::ThreadWorkerPool>(2);
-    runtime::RuntimeOptions opts;
-    opts.nodeName = "node-1";
-    opts.rootDir = dir_ + "/root";
-    opts.podLogsDir = dir_ + "/logs";
-    opts.containerLogsLinkDir = dir_ + "/containers";
-    runtime_ = std::make_unique<runtime::RuntimeManager>(*client_, *client_, opts);
+    runtime_ = std::make_unique<runtime::RuntimeManager>(
+        *client_, *client_, cubelet::testing::testRuntimeOptions(dir_));
     workers_ = std::make_unique<PodWorkers>(*loop_, *pool_, *runtime_, WorkerSettings{});
     workers_->setOnPodTerminated([this](const std::string& uid) { terminated_.push_back(uid); });
     workers_->start(100ms);

@@ -9,6 +9,7 @@
 #include "cri/grpc_runtime_client.h"
 #include "tests/fakes/fake_cri_server.h"
 #include "tests/support/cubelet_process.h"
+#include "tests/support/fake_cri_env.h"
 
 namespace agent::runtime {
 namespace {
@@ -19,19 +20,13 @@ using nlohmann::json;
 class EnvPullRuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = cubelet::testing::makeTempDir("env-pull");
-    auto cri = cubelet::testing::FakeCriServer::start(dir_ + "/cri.sock");
-    ASSERT_TRUE(cri.ok()) << cri.status();
-    cri_ = std::move(*cri);
-    auto client = cri::GrpcRuntimeClient::create(cri_->endpoint(), 5s, 5s);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
-    RuntimeOptions opts;
-    opts.nodeName = "node-1";
-    opts.rootDir = dir_ + "/root";
-    opts.podLogsDir = dir_ + "/logs";
-    opts.containerLogsLinkDir = dir_ + "/containers";
-    runtime_ = std::make_unique<RuntimeManager>(*client_, *client_, opts);
+    auto env = cubelet::testing::startFakeCri("env-pull");
+    ASSERT_TRUE(env.ok()) << env.status();
+    dir_ = env->dir;
+    cri_ = std::move(env->server);
+    client_ = std::move(env->client);
+    runtime_ = std::make_unique<RuntimeManager>(*client_, *client_,
+                                                cubelet::testing::testRuntimeOptions(dir_));
   }
 
   std::shared_ptr<const api::Pod> pod(json container, json specExtra = json::object()) {

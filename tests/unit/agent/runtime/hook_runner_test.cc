@@ -13,6 +13,7 @@
 #include "cri/grpc_runtime_client.h"
 #include "tests/fakes/fake_cri_server.h"
 #include "tests/support/cubelet_process.h"
+#include "tests/support/fake_cri_env.h"
 #include "tests/unit/probes/check_test_support.h"
 
 namespace agent::health {
@@ -23,27 +24,17 @@ using namespace std::chrono_literals;
 class HookRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = cubelet::testing::makeTempDir("hook-runner");
-    auto cri = cubelet::testing::FakeCriServer::start(dir_ + "/cri.sock");
-    ASSERT_TRUE(cri.ok()) << cri.status();
-    cri_ = std::move(*cri);
-    auto client = cri::GrpcRuntimeClient::create(cri_->endpoint(), 5s, 5s);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
-    loop_ = cubelet::testing::newLoop();
-    loopThread_ = std::thread([this] { EXPECT_TRUE(loop_->run().ok()); });
-    // The loop thread is the one running it: wait until it is.
-    std::promise<void> running;
-    loop_->post([&] { running.set_value(); });
-    running.get_future().wait();
+    auto env = cubelet::testing::startFakeCri("hook-runner");
+    ASSERT_TRUE(env.ok()) << env.status();
+    cri_ = std::move(env->server);
+    client_ = std::move(env->client);
+    loopThread_ = std::make_unique<cubelet::testing::LoopThread>();
+    loop_ = &loopThread_->loop();
     hooks_ = std::make_unique<LifecycleHookRunner>(*loop_, *client_);
     pod_.metadata = {.name = "p", .namespace_ = "ns", .uid = "u1"};
     container_.name = "c";
   }
-  void TearDown() override {
-    loop_->exit();
-    loopThread_.join();
-  }
+  void TearDown() override { loopThread_.reset(); }
 
   api::Handler httpGet(int port, const std::string& path) {
     api::Handler h;
@@ -53,11 +44,10 @@ class HookRunnerTest : public ::testing::Test {
     return h;
   }
 
-  std::string dir_;
   std::unique_ptr<cubelet::testing::FakeCriServer> cri_;
   std::unique_ptr<cri::GrpcRuntimeClient> client_;
-  std::unique_ptr<core::SdEventLoop> loop_;
-  std::thread loopThread_;
+  std::unique_ptr<cubelet::testing::LoopThread> loopThread_;
+  core::EventLoop* loop_ = nullptr;
   std::unique_ptr<LifecycleHookRunner> hooks_;
   api::Pod pod_;
   api::Container container_;

@@ -20,6 +20,7 @@
 #include "cri/grpc_runtime_client.h"
 #include "tests/fakes/fake_cri_server.h"
 #include "tests/support/cubelet_process.h"
+#include "tests/support/fake_cri_env.h"
 
 namespace agent::runtime {
 namespace {
@@ -43,37 +44,22 @@ MATCHER_P3(Event, warning, reason, message, "") {
 class RuntimeHooksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = cubelet::testing::makeTempDir("rt-hooks");
-    auto cri = cubelet::testing::FakeCriServer::start(dir_ + "/cri.sock");
-    ASSERT_TRUE(cri.ok()) << cri.status();
-    cri_ = std::move(*cri);
+    auto env = cubelet::testing::startFakeCri("rt-hooks");
+    ASSERT_TRUE(env.ok()) << env.status();
+    dir_ = env->dir;
+    cri_ = std::move(env->server);
+    client_ = std::move(env->client);
     cri_->addImage("busybox:1.35");
-    auto client = cri::GrpcRuntimeClient::create(cri_->endpoint(), 5s, 5s);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
-    auto loop = core::SdEventLoop::create();
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
     // As in the agent, the loop runs on a thread of its own and the runtime
     // manager's calls come from others.
-    loopThread_ = std::thread([this] { EXPECT_TRUE(loop_->run().ok()); });
-    std::promise<void> running;
-    loop_->post([&] { running.set_value(); });
-    running.get_future().wait();
-    hooks_ = std::make_unique<health::LifecycleHookRunner>(*loop_, *client_);
-    RuntimeOptions opts;
-    opts.nodeName = "node-1";
-    opts.rootDir = dir_ + "/root";
-    opts.podLogsDir = dir_ + "/logs";
-    opts.containerLogsLinkDir = dir_ + "/containers";
-    runtime_ = std::make_unique<RuntimeManager>(*client_, *client_, opts);
+    loopThread_ = std::make_unique<cubelet::testing::LoopThread>();
+    hooks_ = std::make_unique<health::LifecycleHookRunner>(loopThread_->loop(), *client_);
+    runtime_ = std::make_unique<RuntimeManager>(*client_, *client_,
+                                                cubelet::testing::testRuntimeOptions(dir_));
     runtime_->setHookRunner(hooks_.get());
   }
 
-  void TearDown() override {
-    loop_->exit();
-    loopThread_.join();
-  }
+  void TearDown() override { loopThread_.reset(); }
 
   std::shared_ptr<const api::Pod> pod(json container, int64_t grace = 30) {
     container["name"] = "c";
@@ -133,8 +119,7 @@ class RuntimeHooksTest : public ::testing::Test {
   std::string dir_;
   std::unique_ptr<cubelet::testing::FakeCriServer> cri_;
   std::unique_ptr<cri::GrpcRuntimeClient> client_;
-  std::unique_ptr<core::SdEventLoop> loop_;
-  std::thread loopThread_;
+  std::unique_ptr<cubelet::testing::LoopThread> loopThread_;
   std::unique_ptr<health::LifecycleHookRunner> hooks_;
   std::unique_ptr<RuntimeManager> runtime_;
 };

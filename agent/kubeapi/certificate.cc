@@ -12,44 +12,13 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "agent/kubeapi/openssl_util.h"
 #include "core/status.h"
 
 namespace agent::kubeapi {
 namespace {
 
-struct Free {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(X509_REQ* p) const { X509_REQ_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Free>;
-using CertPtr = std::unique_ptr<X509, Free>;
-using ReqPtr = std::unique_ptr<X509_REQ, Free>;
-using BioPtr = std::unique_ptr<BIO, Free>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Free>;
-
-std::string sslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-BioPtr memBio(const std::string& data) {
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-std::string bioString(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(n));
-}
+using namespace ossl;  // NOLINT: the helpers read as OpenSSL vocabulary here
 
 absl::StatusOr<KeyPtr> loadKey(const std::string& keyPem) {
   if (keyPem.find("PRIVATE KEY-----") == std::string::npos) {

@@ -11,36 +11,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/kubeapi/openssl_util.h"
 #include "core/atomic_file.h"
 #include "core/status.h"
 
 namespace cubelet::fakeapi {
 namespace {
 
-struct Free {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(X509_REQ* p) const { X509_REQ_free(p); }
-  void operator()(X509_NAME* p) const { X509_NAME_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Free>;
-using CertPtr = std::unique_ptr<X509, Free>;
-using ReqPtr = std::unique_ptr<X509_REQ, Free>;
-using NamePtr = std::unique_ptr<X509_NAME, Free>;
-using BioPtr = std::unique_ptr<BIO, Free>;
-
-// The OpenSSL error queue as text (and emptied), for error messages.
-std::string sslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
+using namespace agent::kubeapi::ossl;  // NOLINT: OpenSSL vocabulary
 
 absl::Status sslError(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", sslErrors()));
@@ -50,12 +28,6 @@ absl::StatusOr<KeyPtr> newKey() {
   KeyPtr key(EVP_EC_gen("P-256"));
   if (!key) return sslError("generate EC P-256 key");
   return key;
-}
-
-std::string bioString(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(n));
 }
 
 absl::StatusOr<std::string> certPem(X509* cert) {

@@ -152,24 +152,31 @@ absl::Status admitNode(const std::string& node, const RequestAttributes& a, cons
 }
 
 // Whether the pod spec names a Secret / ConfigMap anywhere (podutil.VisitPod*Names).
-bool referencesSecrets(const json& spec) {
-  if (!semanticEmpty(at(&spec, {"imagePullSecrets"}))) return true;
+// Whether a container of any kind takes env (valueFrom.<keyRef>) or envFrom
+// (<fromRef>) from an object of one kind.
+bool envReferences(const json& spec, const char* keyRef, const char* fromRef) {
   for (const char* kind : {"containers", "initContainers", "ephemeralContainers"}) {
     const json* cs = at(&spec, {kind});
     if (cs == nullptr || !cs->is_array()) continue;
     for (const auto& c : *cs) {
       if (const json* env = at(&c, {"env"}); env && env->is_array()) {
         for (const auto& e : *env) {
-          if (at(&e, {"valueFrom", "secretKeyRef"}) != nullptr) return true;
+          if (at(&e, {"valueFrom", keyRef}) != nullptr) return true;
         }
       }
       if (const json* ef = at(&c, {"envFrom"}); ef && ef->is_array()) {
         for (const auto& e : *ef) {
-          if (at(&e, {"secretRef"}) != nullptr) return true;
+          if (at(&e, {fromRef}) != nullptr) return true;
         }
       }
     }
   }
+  return false;
+}
+
+bool referencesSecrets(const json& spec) {
+  if (!semanticEmpty(at(&spec, {"imagePullSecrets"}))) return true;
+  if (envReferences(spec, "secretKeyRef", "secretRef")) return true;
   if (const json* vols = at(&spec, {"volumes"}); vols && vols->is_array()) {
     for (const auto& v : *vols) {
       if (at(&v, {"secret"}) || at(&v, {"azureFile"}) || at(&v, {"cephfs", "secretRef"}) ||
@@ -190,22 +197,7 @@ bool referencesSecrets(const json& spec) {
 }
 
 bool referencesConfigMaps(const json& spec) {
-  for (const char* kind : {"containers", "initContainers", "ephemeralContainers"}) {
-    const json* cs = at(&spec, {kind});
-    if (cs == nullptr || !cs->is_array()) continue;
-    for (const auto& c : *cs) {
-      if (const json* env = at(&c, {"env"}); env && env->is_array()) {
-        for (const auto& e : *env) {
-          if (at(&e, {"valueFrom", "configMapKeyRef"}) != nullptr) return true;
-        }
-      }
-      if (const json* ef = at(&c, {"envFrom"}); ef && ef->is_array()) {
-        for (const auto& e : *ef) {
-          if (at(&e, {"configMapRef"}) != nullptr) return true;
-        }
-      }
-    }
-  }
+  if (envReferences(spec, "configMapKeyRef", "configMapRef")) return true;
   if (const json* vols = at(&spec, {"volumes"}); vols && vols->is_array()) {
     for (const auto& v : *vols) {
       if (at(&v, {"configMap"}) != nullptr) return true;

@@ -168,10 +168,15 @@ void ApiHandler::handle(const HttpRequest& req, HttpResponder& resp) {
   auto q = parseQuery(req.query);
   const bool watch = req.method == "GET" && truthy(q["watch"]);
   const std::string verb = verbFor(req.method, p, watch);
-  if (verb.empty() || verb == "deletecollection" || (verb == "create" && !p.name.empty()) ||
+  // serviceaccounts/<name>/token is a create-only subresource (TokenRequest).
+  const bool tokenRequest = p.subresource == "token";
+  if (verb.empty() || verb == "deletecollection" ||
+      (verb == "create" && !p.name.empty() && !tokenRequest) ||
       (verb == "create" && r.namespaced && p.ns.empty()) ||
       ((verb == "update" || verb == "patch") && p.isCollection()) ||
-      (!p.subresource.empty() && verb != "get" && verb != "update" && verb != "patch") ||
+      (tokenRequest && (verb != "create" || tokenIssuer_ == nullptr)) ||
+      (!p.subresource.empty() && !tokenRequest && verb != "get" && verb != "update" &&
+       verb != "patch") ||
       (p.subresource == "approval" && verb == "patch")) {
     sendStatus(methodNotAllowed(req.method), &*user);
     return;
@@ -237,6 +242,28 @@ void ApiHandler::handle(const HttpRequest& req, HttpResponder& resp) {
     record(req, &*user, okCode, false);
     resp.send(okCode, kJson, res->dump());
   };
+
+  if (tokenRequest) {
+    auto body = parseBody();
+    if (!body.ok()) return reply(body, 201);
+    TokenIssuer::Admit admit;
+    if (nodeIdentity(*user)) {
+      // NodeRestriction gets the pod named by spec.boundObjectRef as the old object.
+      admit = [attrs, &r, &admissionDenied](const json* pod, const json* tr) -> absl::Status {
+        absl::Status s = admitNodeWrite(attrs, pod, tr);
+        if (s.ok()) return s;
+        admissionDenied = true;
+        if (s.code() == absl::StatusCode::kNotFound) {
+          const json ref = tr->value("spec", json::object()).value("boundObjectRef", json());
+          return notFound(*findResource("", "v1", "pods"),
+                          ref.is_object() ? ref.value("name", "") : "");
+        }
+        return forbidden(r, attrs.name, std::string(s.message()));
+      };
+    }
+    reply(tokenIssuer_->create(store_, p.ns, p.name, *body, admit, user->name), 201);
+    return;
+  }
 
   if (verb == "watch") {
     int64_t timeout = kDefaultWatchTimeoutSeconds;

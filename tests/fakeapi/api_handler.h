@@ -1,7 +1,8 @@
 // The fake API server's HTTP front: authenticates each request (client certificate,
 // then bearer token), authorizes it (Node authorizer + RBAC subset, NodeRestriction),
 // routes /api and /apis paths to the store with the kube-apiserver's verbs, query
-// parameters and status codes, streams watches, answers discovery and health paths,
+// parameters and status codes (serviceaccounts/<name>/token to the TokenIssuer),
+// streams watches, answers discovery and health paths,
 // and records every request.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include "tests/fakeapi/request_record.h"
 #include "tests/fakeapi/resource_store.h"
 #include "tests/fakeapi/tls_http_server.h"
+#include "tests/fakeapi/token_request.h"
 
 namespace cubelet::fakeapi {
 
@@ -23,6 +25,8 @@ class ApiHandler {
       : store_(store), tokens_(tokens), bookmarkInterval_(bookmarkInterval) {}
 
   void handle(const HttpRequest& req, HttpResponder& resp);
+  // Serves serviceaccounts/<name>/token; without one that subresource answers 405.
+  void setTokenIssuer(TokenIssuer* issuer) { tokenIssuer_ = issuer; }
   void setAdvertisedAddress(std::string hostPort) {
     std::lock_guard lock(mu_);
     address_ = std::move(hostPort);
@@ -39,6 +43,7 @@ class ApiHandler {
   ResourceStore& store_;
   const TokenAuthenticator& tokens_;
   const std::chrono::milliseconds bookmarkInterval_;
+  TokenIssuer* tokenIssuer_ = nullptr;
   mutable std::mutex mu_;  // guards address_ and records_
   std::string address_;
   std::vector<RequestRecord> records_;

@@ -71,8 +71,7 @@ std::optional<std::string> fieldSelectorExactMatch(const std::string& selector,
 // serviceaccounts/token the TokenRequest); either may be null. A refusal is
 // PermissionDenied with upstream's message (the caller prefixes
 // `<resource> "<name>" is forbidden: `), a missing pod NotFound. Not checked here:
-// the Node UID in a mirror pod's owner reference and the pod UID of a TokenRequest
-// (the store knows them).
+// the Node UID in a mirror pod's owner reference.
 absl::Status admitNodeWrite(const RequestAttributes& a, const nlohmann::json* oldObj,
                             const nlohmann::json* newObj);
 

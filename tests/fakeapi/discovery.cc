@@ -20,6 +20,16 @@ json resourceList(const std::string& group, const std::string& version) {
                          {"kind", r.kind},
                          {"verbs", verbs}});
     for (const auto& sub : r.subresources) {
+      if (sub == "token") {  // serviceaccounts/token: TokenRequest, create only
+        resources.push_back({{"name", r.resource + "/" + sub},
+                             {"singularName", ""},
+                             {"namespaced", r.namespaced},
+                             {"group", "authentication.k8s.io"},
+                             {"version", "v1"},
+                             {"kind", "TokenRequest"},
+                             {"verbs", {"create"}}});
+        continue;
+      }
       resources.push_back({{"name", r.resource + "/" + sub},
                            {"singularName", ""},
                            {"namespaced", r.namespaced},

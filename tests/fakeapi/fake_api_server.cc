@@ -99,7 +99,12 @@ absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::start(FakeApiServe
                                                   "kubernetes.default.svc"}));
   s->tokens_ = std::make_unique<TokenAuthenticator>();
   s->store_ = std::make_unique<ResourceStore>(opts.historyLimit);
+  if (opts.serviceAccountAdmission) s->store_->enableServiceAccounts(s->pki_->caCertPem());
+  TokenIssuerOptions tokenOpts;
+  tokenOpts.maxExpirationSeconds = opts.maxTokenExpirationSeconds;
+  s->tokenIssuer_ = std::make_unique<TokenIssuer>(tokenOpts);
   s->handler_ = std::make_unique<ApiHandler>(*s->store_, *s->tokens_, opts.bookmarkInterval);
+  s->handler_->setTokenIssuer(s->tokenIssuer_.get());
   s->adminToken_ = s->addToken(kAdminUser, {kMastersGroup});
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     RETURN_IF_ERROR(s->create("/api/v1/namespaces", json{{"metadata", {{"name", ns}}}}).status());
@@ -289,6 +294,28 @@ void FakeApiServer::closeWatches() { store_->closeWatches(); }
 int64_t FakeApiServer::currentResourceVersion() const { return store_->currentResourceVersion(); }
 std::vector<RequestRecord> FakeApiServer::requests() const { return handler_->requests(); }
 void FakeApiServer::clearRequests() { handler_->clearRequests(); }
+
+std::vector<TokenRequestRecord> FakeApiServer::tokenRequests() const {
+  return tokenIssuer_->records();
+}
+void FakeApiServer::clearTokenRequests() { tokenIssuer_->clearRecords(); }
+
+absl::StatusOr<json> FakeApiServer::requestToken(const std::string& ns, const std::string& sa,
+                                                 const json& tokenRequest) {
+  return tokenIssuer_->create(*store_, ns, sa, tokenRequest, {}, kAdminUser);
+}
+
+const std::string& FakeApiServer::serviceAccountIssuer() const {
+  return tokenIssuer_->options().issuer;
+}
+
+absl::StatusOr<std::string> FakeApiServer::serviceAccountPublicKeyPem() {
+  return tokenIssuer_->publicKeyPem();
+}
+
+absl::StatusOr<json> FakeApiServer::reviewToken(const std::string& jwt) {
+  return tokenIssuer_->review(jwt);
+}
 
 absl::StatusOr<json> FakeApiServer::waitFor(const std::string& objectPath,
                                             const std::function<bool(const json&)>& pred,

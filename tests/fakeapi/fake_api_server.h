@@ -2,8 +2,9 @@
 // authentication, the Node authorizer and NodeRestriction, list/watch with
 // resourceVersions, bookmarks and 410 Gone, field and label selectors, status
 // subresources, merge/strategic-merge/JSON patches, graceful pod deletion, Leases,
-// Events and CertificateSigningRequests. Tests drive it over HTTP like cubelet does, or
-// directly (as cluster admin) through the store API below, which shares the same code
+// Events, CertificateSigningRequests, PersistentVolumes(Claims), TokenRequests for
+// service accounts and (opt-in) ServiceAccount admission. Tests drive it over HTTP like cubelet
+// does, or directly (as cluster admin) through the store API below, which shares the same code
 // paths and watch events.
 #pragma once
 
@@ -19,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "tests/fakeapi/pki.h"
 #include "tests/fakeapi/request_record.h"
+#include "tests/fakeapi/token_request.h"
 
 namespace cubelet::fakeapi {
 
@@ -33,6 +35,19 @@ struct FakeApiServerOptions {
   size_t historyLimit = 1000;  // watch events kept; a watch from an older RV gets 410
   std::chrono::milliseconds bookmarkInterval{1000};  // for watches with allowWatchBookmarks
   std::string pkiDir;  // where CA/server/client PEMs are written (temp dir); empty: a new temp dir
+  // TokenRequest (serviceaccounts/<name>/token, token_request.h): requested
+  // expirations above this are clamped to it, and the answer's spec.expirationSeconds
+  // and status.expirationTimestamp report the clamped value (upstream
+  // --service-account-max-token-expiration). 0: no maximum. TEST-ONLY RELAXATION: any
+  // positive value is taken, even below the 600 s a request may ask for, so tests see
+  // tokens refreshed within seconds.
+  int64_t maxTokenExpirationSeconds = 0;
+  // The ServiceAccount admission plugin on pod creates (default service account,
+  // kube-api-access-* projected volume and mounts), and in every namespace the
+  // "default" ServiceAccount and the "kube-root-ca.crt" ConfigMap with caPem() under
+  // ca.crt, created with the namespace as kube-controller-manager would
+  // (service_account_admission.h). Off by default: pods are stored as sent.
+  bool serviceAccountAdmission = false;
 };
 
 class FakeApiServer {
@@ -99,6 +114,21 @@ class FakeApiServer {
   std::vector<RequestRecord> requests() const;
   void clearRequests();
 
+  // Service account tokens. Every token issued through TokenRequest, oldest first.
+  std::vector<TokenRequestRecord> tokenRequests() const;
+  void clearTokenRequests();
+  // As an admin's POST to /api/v1/namespaces/<ns>/serviceaccounts/<sa>/token.
+  absl::StatusOr<nlohmann::json> requestToken(const std::string& ns, const std::string& sa,
+                                              const nlohmann::json& tokenRequest);
+  // The issuer (iss, and the default audience): kubeadm's
+  // "https://kubernetes.default.svc.cluster.local".
+  const std::string& serviceAccountIssuer() const;
+  // The PEM public key that verifies the tokens' RS256 signatures.
+  absl::StatusOr<std::string> serviceAccountPublicKeyPem();
+  // The claims of a token this server issued, after checking its signature, issuer
+  // and expiry; an error otherwise.
+  absl::StatusOr<nlohmann::json> reviewToken(const std::string& jwt);
+
   // Waits until `objectPath` exists and pred(obj) holds; DeadlineExceeded (naming the
   // last object seen) after `timeout`.
   absl::StatusOr<nlohmann::json> waitFor(const std::string& objectPath,
@@ -115,6 +145,7 @@ class FakeApiServer {
   std::unique_ptr<Pki> pki_;
   std::unique_ptr<TokenAuthenticator> tokens_;
   std::unique_ptr<ResourceStore> store_;
+  std::unique_ptr<TokenIssuer> tokenIssuer_;
   std::unique_ptr<ApiHandler> handler_;
   std::unique_ptr<TlsHttpServer> server_;
   std::string adminToken_;

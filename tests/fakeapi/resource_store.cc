@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status.h"
 #include "tests/fakeapi/api_errors.h"
+#include "tests/fakeapi/service_account_admission.h"
 
 namespace cubelet::fakeapi {
 
@@ -120,13 +121,6 @@ absl::StatusOr<json> ResourceStore::create(const ResourceInfo& r, const std::str
     meta.erase(f);
   }
   std::lock_guard lock(mu_);
-  if (str(meta, "name").empty()) {
-    if (str(meta, "generateName").empty()) {
-      return invalid(r, "", "metadata.name: Required value: name or generateName is required");
-    }
-    meta["name"] = str(meta, "generateName") + randomSuffix();
-  }
-  const std::string name = str(meta, "name");
   if (r.namespaced) {
     const ResourceInfo& nsInfo = *findResource("", "v1", "namespaces");
     const std::string nsKey = key(nsInfo, "", ns);
@@ -141,8 +135,27 @@ absl::StatusOr<json> ResourceStore::create(const ResourceInfo& r, const std::str
                     {"spec", {{"finalizers", {"kubernetes"}}}},
                     {"status", {{"phase", "Active"}}}};
       commitLocked(nsInfo, nsKey, std::move(nsObj), "ADDED", nullptr);
+      publishNamespaceDefaultsLocked(ns);
     }
   }
+  // Admission before the registry names and stores the object, as upstream.
+  if (serviceAccounts_ && r.group.empty() && r.resource == "pods") {
+    const ResourceInfo& sas = *findResource("", "v1", "serviceaccounts");
+    ServiceAccountAdmissionEnv saEnv;
+    saEnv.getServiceAccount = [&](const std::string& sa) -> const json* {
+      auto it = objects_.find(key(sas, ns, sa));
+      return it == objects_.end() ? nullptr : &it->second;
+    };
+    saEnv.randomSuffix = [this] { return randomSuffix(); };
+    RETURN_IF_ERROR(admitServiceAccount(ns, obj, saEnv));
+  }
+  if (str(meta, "name").empty()) {
+    if (str(meta, "generateName").empty()) {
+      return invalid(r, "", "metadata.name: Required value: name or generateName is required");
+    }
+    meta["name"] = str(meta, "generateName") + randomSuffix();
+  }
+  const std::string name = str(meta, "name");
   const std::string k = key(r, r.namespaced ? ns : "", name);
   if (objects_.count(k)) return alreadyExists(r, name);
   WriteEnv env = ctx.env;
@@ -152,7 +165,28 @@ absl::StatusOr<json> ResourceStore::create(const ResourceInfo& r, const std::str
   m["uid"] = newUid();
   m["creationTimestamp"] = rfc3339(std::chrono::system_clock::now());
   if (ctx.admit) RETURN_IF_ERROR(ctx.admit(nullptr, &obj));
-  return commitLocked(r, k, std::move(obj), "ADDED", nullptr);
+  json created = commitLocked(r, k, std::move(obj), "ADDED", nullptr);
+  if (r.group.empty() && r.resource == "namespaces") publishNamespaceDefaultsLocked(name);
+  return created;
+}
+
+void ResourceStore::enableServiceAccounts(std::string caPem) {
+  std::lock_guard lock(mu_);
+  serviceAccounts_ = true;
+  rootCaPem_ = std::move(caPem);
+}
+
+void ResourceStore::publishNamespaceDefaultsLocked(const std::string& ns) {
+  if (!serviceAccounts_) return;
+  for (json obj : namespaceDefaultObjects(ns, rootCaPem_)) {
+    const ResourceInfo& r =
+        *findResource("", "v1", obj["kind"] == "ServiceAccount" ? "serviceaccounts" : "configmaps");
+    const std::string k = key(r, ns, obj["metadata"]["name"].get<std::string>());
+    if (objects_.count(k)) continue;
+    obj["metadata"]["uid"] = newUid();
+    obj["metadata"]["creationTimestamp"] = rfc3339(std::chrono::system_clock::now());
+    commitLocked(r, k, std::move(obj), "ADDED", nullptr);
+  }
 }
 
 absl::StatusOr<json> ResourceStore::get(const ResourceInfo& r, const std::string& ns,
@@ -205,6 +239,7 @@ absl::StatusOr<json> ResourceStore::update(const ResourceInfo& r, const std::str
                                            const std::string& name, const std::string& subresource,
                                            json obj, const WriteContext& ctx) {
   std::lock_guard lock(mu_);
+  if (subresource == "token") return methodNotAllowed("PUT");
   return updateLocked(r, key(r, r.namespaced ? ns : "", name), subresource, std::move(obj), ctx);
 }
 
@@ -212,6 +247,7 @@ absl::StatusOr<json> ResourceStore::patch(const ResourceInfo& r, const std::stri
                                           const std::string& name, const std::string& subresource,
                                           const Mutation& mutate, const WriteContext& ctx) {
   std::lock_guard lock(mu_);
+  if (subresource == "token") return methodNotAllowed("PATCH");
   const std::string k = key(r, r.namespaced ? ns : "", name);
   auto it = objects_.find(k);
   if (it == objects_.end()) return notFound(r, name);
@@ -477,6 +513,26 @@ bool ResourceStore::nodeReferences(const std::string& node, const std::string& r
                                    const std::string& ns, const std::string& name) const {
   const ResourceInfo& pods = *findResource("", "v1", "pods");
   std::lock_guard lock(mu_);
+  if (resource == "persistentvolumes") {
+    // The graph's pv -> pvc -> pod edges: a PV bound (spec.volumeName) to a claim
+    // that a pod on the node uses, in any namespace.
+    const ResourceInfo& pvcs = *findResource("", "v1", "persistentvolumeclaims");
+    const std::string p = prefix(pods);
+    for (auto it = objects_.lower_bound(p); it != objects_.end(); ++it) {
+      if (it->first.compare(0, p.size(), p) != 0) break;
+      const json& pod = it->second;
+      if (pod.value("spec", json::object()).value("nodeName", "") != node) continue;
+      const std::string podNs = pod["metadata"].value("namespace", "");
+      for (const auto& claim : podReferencedNames(pod, "persistentvolumeclaims")) {
+        auto c = objects_.find(key(pvcs, podNs, claim));
+        if (c != objects_.end() &&
+            c->second.value("spec", json::object()).value("volumeName", "") == name) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
   const std::string p = prefix(pods) + ns + "/";
   for (auto it = objects_.lower_bound(p); it != objects_.end(); ++it) {
     if (it->first.compare(0, p.size(), p) != 0) break;

@@ -86,6 +86,11 @@ class ResourceStore : public AuthzGraph {
   // Queues a BOOKMARK carrying the current resourceVersion.
   void bookmark(const WatcherPtr& w);
 
+  // Turns on the ServiceAccount admission plugin for pod creates and, for every
+  // namespace created from now on, the "default" ServiceAccount and the
+  // "kube-root-ca.crt" ConfigMap holding `caPem` (service_account_admission.h).
+  void enableServiceAccounts(std::string caPem);
+
   void compactHistory();
   void closeWatches();
   int64_t currentResourceVersion() const;
@@ -116,6 +121,8 @@ class ResourceStore : public AuthzGraph {
   nlohmann::json commitLocked(const ResourceInfo& r, const std::string& k, nlohmann::json obj,
                               const std::string& type, const nlohmann::json* prev);
   void removeLocked(const ResourceInfo& r, const std::string& k);
+  // Creates what the controllers keep in namespace `ns` (when enabled).
+  void publishNamespaceDefaultsLocked(const std::string& ns);
   void emitLocked(Event ev);
   void deliverLocked(const Watcher& w, const Event& ev, std::vector<std::string>& out) const;
   std::string newUid();
@@ -131,6 +138,8 @@ class ResourceStore : public AuthzGraph {
   std::vector<WatcherPtr> watchers_;
   std::mt19937_64 rng_;
   uint32_t nextServiceIp_ = 10;
+  bool serviceAccounts_ = false;
+  std::string rootCaPem_;
 };
 
 // RFC 3339 UTC with seconds, as metav1.Time marshals.

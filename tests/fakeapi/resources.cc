@@ -37,8 +37,10 @@ const std::vector<ResourceInfo>& allResources() {
       {"", "v1", "services", "Service", true, {"status"}, {"spec.clusterIP", "spec.type"}},
       {"", "v1", "configmaps", "ConfigMap", true, {}, {}},
       {"", "v1", "secrets", "Secret", true, {}, {"type"}},
-      {"", "v1", "serviceaccounts", "ServiceAccount", true, {}, {}},
+      // serviceaccounts/token takes only create (TokenRequest, token_request.h).
+      {"", "v1", "serviceaccounts", "ServiceAccount", true, {"token"}, {}},
       {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, {"status"}, {}},
+      {"", "v1", "persistentvolumes", "PersistentVolume", false, {"status"}, {}},
       {"",
        "v1",
        "events",

@@ -17,7 +17,7 @@ struct ResourceInfo {
   std::string resource;  // plural, "pods"
   std::string kind;      // "Pod"
   bool namespaced = true;
-  std::vector<std::string> subresources;  // "status", "approval"
+  std::vector<std::string> subresources;  // "status", "approval", "token"
   // Field selector labels beyond metadata.name / metadata.namespace.
   std::vector<std::string> fieldLabels;
 

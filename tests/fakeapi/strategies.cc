@@ -68,7 +68,9 @@ void collectFromContainers(const json& spec, const std::string& resource,
   }
 }
 
-std::set<std::string> referencedNames(const json& pod, const std::string& resource) {
+}  // namespace
+
+std::set<std::string> podReferencedNames(const json& pod, const std::string& resource) {
   std::set<std::string> out;
   const json spec = pod.value("spec", json::object());
   const std::string podName = pod.value("metadata", json::object()).value("name", "");
@@ -115,8 +117,6 @@ std::set<std::string> referencedNames(const json& pod, const std::string& resour
   out.erase("");
   return out;
 }
-
-}  // namespace
 
 std::string podQosClass(const json& pod) {
   const json spec = pod.value("spec", json::object());
@@ -242,7 +242,7 @@ std::optional<int64_t> gracefulDeletePeriod(const ResourceInfo& r, const json& o
 bool returnsDeletedObject(const ResourceInfo& r) { return r.group.empty() && r.resource == "pods"; }
 
 bool podReferences(const json& pod, const std::string& resource, const std::string& name) {
-  return referencedNames(pod, resource).count(name) > 0;
+  return podReferencedNames(pod, resource).count(name) > 0;
 }
 
 }  // namespace cubelet::fakeapi

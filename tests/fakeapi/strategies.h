@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ bool returnsDeletedObject(const ResourceInfo& r);
 // True when `pod` references the object: resource is configmaps, secrets,
 // persistentvolumeclaims or serviceaccounts.
 bool podReferences(const nlohmann::json& pod, const std::string& resource, const std::string& name);
+// Every name of that kind the pod references (serviceaccounts: its service account,
+// "default" when unset).
+std::set<std::string> podReferencedNames(const nlohmann::json& pod, const std::string& resource);
 
 // Guaranteed / Burstable / BestEffort from the containers' requests and limits.
 std::string podQosClass(const nlohmann::json& pod);

@@ -95,6 +95,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
         raw->recordContainerEvent(pod, container, e.warning, e.reason, e.message);
       });
   a->setUpProbes();
+  a->volumes_ =
+      std::make_unique<volumes::PodVolumes>(loop, *a->pool_, cfg.rootDir, !cfg.kubeconfig.empty());
   if (!cfg.kubeconfig.empty()) {
     cluster::ClusterConnection::Hooks hooks;
     hooks.podsChanged = [raw] { raw->rebuildDesired(); };
@@ -121,10 +123,13 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
     a->workers_->setSourcesReady(false);
     a->workers_->setEnvSourcesProvider(
         [raw](const api::Pod& pod) { return raw->cluster_->envSources(pod); });
-    a->workers_->setOnPodTerminated([raw](const std::string& uid) {
-      if (auto* sm = raw->cluster_->statusManager()) sm->markTerminated(uid);
-    });
   }
+  a->workers_->setOnPodTerminated([raw](const std::string& uid) {
+    raw->volumes_->terminated(uid);
+    if (!raw->cluster_) return;
+    if (auto* sm = raw->cluster_->statusManager()) sm->markTerminated(uid);
+  });
+  a->setUpVolumes();
   return a;
 }
 
@@ -152,11 +157,13 @@ absl::Status Agent::start() {
         std::chrono::duration_cast<core::Duration>(cfg_.fileCheckFrequency),
         [this](const sources::PodSet& pods) {
           staticPods_ = pods;
+          staticPodsLoaded_ = true;
           rebuildDesired();
         });
     fileSource_->start();
   } else {
     LOG_INFO << "No staticPodPath: no static pods";
+    staticPodsLoaded_ = true;
   }
   workers_->start(core::Duration(1000));
   if (cluster_) cluster_->start();
@@ -267,6 +274,33 @@ void Agent::setUpProbes() {
       });
 }
 
+void Agent::setUpVolumes() {
+  volumes_->setOnReady([this](const std::string& uid) { workers_->resync(uid); });
+  volumes_->setOnEvent(
+      [this](const std::string& uid, const std::string& reason, const std::string& message) {
+        if (auto pod = workers_->pod(uid)) recordContainerEvent(*pod, "", true, reason, message);
+      });
+  workers_->setVolumes([this](const std::string& uid) { return volumes_->mountsIfReady(uid); });
+  workers_->setOnPodRemoved([this](const std::string& uid) { volumes_->gone(uid); });
+  workers_->setOnFirstRelist([this] { maybeCleanupOrphans(); });
+  if (cluster_) {
+    volumes_->setApiClient([this] { return cluster_->apiClient(); });
+    volumes_->setEnvSources([this](const api::Pod& pod) { return cluster_->envSources(pod); });
+  }
+}
+
+void Agent::maybeCleanupOrphans() {
+  if (orphansCleaned_ || !workers_->relisted() || !staticPodsLoaded_) return;
+  if (cluster_ && !cluster_->podsSynced()) return;
+  orphansCleaned_ = true;
+  std::set<std::string> keep;
+  workers_->forEachPod([&](const pods::PodView& v) {
+    if (v.runtime) keep.insert(v.runtime->uid);
+    if (v.pod) keep.insert(v.pod->metadata.uid);
+  });
+  volumes_->cleanupOrphans(keep);
+}
+
 void Agent::rebuildDesired() {
   std::vector<std::shared_ptr<const api::Pod>> desired;
   for (const auto& sp : staticPods_) desired.push_back(sp.pod);
@@ -316,9 +350,12 @@ void Agent::rebuildDesired() {
       }
     }
   }
+  // Volumes first: a pod whose volumes are ready starts in this same turn.
+  for (const auto& p : desired) volumes_->update(p);
   workers_->setDesiredPods(desired);
   // Only now may pods in the runtime that no source wants be removed.
   if (cluster_ && cluster_->podsSynced()) workers_->setSourcesReady(true);
+  maybeCleanupOrphans();
 }
 
 bool Agent::admit(const api::Pod& pod, const std::vector<const api::Pod*>& active) {
@@ -354,6 +391,7 @@ void Agent::reportStatus(const api::Pod& pod, const api::PodStatus& status) {
 }
 
 void Agent::onObjectChanged(const std::string& ns) {
+  volumes_->refreshNamespace(ns);
   // Pods waiting for a ConfigMap, Secret or the Services try again now.
   std::vector<std::string> uids;
   workers_->forEachPod([&](const pods::PodView& v) {

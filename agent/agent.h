@@ -20,6 +20,7 @@
 #include "agent/runtime/runtime_manager.h"
 #include "agent/server/http_server.h"
 #include "agent/sources/file_source.h"
+#include "agent/volumes/pod_volumes.h"
 #include "core/event_loop.h"
 #include "core/worker_pool.h"
 #include "cri/grpc_runtime_client.h"
@@ -60,6 +61,11 @@ class Agent {
   void setUpProbes();
   void recordContainerEvent(const api::Pod& pod, const std::string& container, bool warning,
                             const std::string& reason, const std::string& message);
+  // Connects the volume manager to the pod workers, the API and the events.
+  void setUpVolumes();
+  // Once the runtime was listed and every source has its pods: removes the pod
+  // directories of pods that no longer exist (deleted while the agent was down).
+  void maybeCleanupOrphans();
 
   config::AgentConfig cfg_;
   core::EventLoop& loop_;
@@ -72,6 +78,9 @@ class Agent {
   std::unique_ptr<probes::ActionChecker> checker_;
   std::unique_ptr<probes::ProbeManager> probes_;
   std::unique_ptr<pods::PodWorkers> workers_;
+  std::unique_ptr<volumes::PodVolumes> volumes_;
+  bool staticPodsLoaded_ = false;
+  bool orphansCleaned_ = false;
   std::unique_ptr<sources::FileSource> fileSource_;
   std::unique_ptr<server::HttpServer> healthz_;
   std::unique_ptr<server::HttpServer> readOnly_;

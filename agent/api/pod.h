@@ -304,6 +304,7 @@ struct PodSecurityContext {
   std::optional<bool> runAsNonRoot{};
   std::vector<int64_t> supplementalGroups{};
   std::optional<int64_t> fsGroup{};
+  std::optional<std::string> fsGroupChangePolicy{};  // "Always" (unset) or "OnRootMismatch"
   std::vector<Sysctl> sysctls{};
   std::optional<SeccompProfile> seccompProfile{};
 };

@@ -274,7 +274,8 @@ absl::Status decodeJson(const JsonField& f, Sysctl& out) {
 absl::Status decodeJson(const JsonField& f, PodSecurityContext& out) {
   return decodeObject(f, "runAsUser", out.runAsUser, "runAsGroup", out.runAsGroup, "runAsNonRoot",
                       out.runAsNonRoot, "supplementalGroups", out.supplementalGroups, "fsGroup",
-                      out.fsGroup, "sysctls", out.sysctls, "seccompProfile", out.seccompProfile);
+                      out.fsGroup, "fsGroupChangePolicy", out.fsGroupChangePolicy, "sysctls",
+                      out.sysctls, "seccompProfile", out.seccompProfile);
 }
 
 absl::Status decodeJson(const JsonField& f, PodDNSConfigOption& out) {

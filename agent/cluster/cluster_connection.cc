@@ -1,4 +1,5 @@
 #include "agent/cluster/cluster_connection.h"
+#include "agent/volumes/volume_plans.h"
 
 #include <filesystem>
 
@@ -253,6 +254,9 @@ void ClusterConnection::acquireRefs(const api::Pod& pod) {
   runtime::EnvReferences env = runtime::envReferences(pod);
   r.configMaps = env.configMaps;
   r.secrets = env.secrets;
+  volumes::VolumeReferences vols = volumes::volumeReferences(pod);
+  r.configMaps.insert(vols.configMaps.begin(), vols.configMaps.end());
+  r.secrets.insert(vols.secrets.begin(), vols.secrets.end());
   for (const auto& s : runtime::pullSecretNames(pod)) r.secrets.insert(s);
   for (const auto& n : r.configMaps) configMaps_->acquire(r.ns, n);
   for (const auto& n : r.secrets) secrets_->acquire(r.ns, n);

@@ -86,6 +86,8 @@ class ClusterConnection {
 
   // Requests made so far (for the benchmark's API load figures).
   const kubeapi::CurlApiClient* client() const { return client_.get(); }
+  // The API client for the agent's own requests (tokens, claims); null until connected.
+  kubeapi::ApiClient* apiClient() { return client_.get(); }
 
  private:
   ClusterConnection(const config::AgentConfig& cfg, core::EventLoop& loop, core::WorkerPool& pool,

@@ -292,6 +292,7 @@ void PodWorkers::sync(Worker& w) {
       std::string uid = w.uid;
       pods_.erase(uid);
       if (onChanged_) onChanged_(uid);
+      if (onRemoved_) onRemoved_(uid);
       return;
     }
     dispatchKill(w, /*remove=*/true);
@@ -319,17 +320,30 @@ void PodWorkers::sync(Worker& w) {
   for (size_t i : actions.containersToStart) {
     if (admitStart(w, pod.spec.containers[i])) starts.push_back({i, false});
   }
+  ::volumes::PodMountsPtr mounts;
+  if (volumes_ && (actions.createSandbox || !starts.empty())) {
+    mounts = volumes_(w.uid);
+    if (!mounts) {
+      // Volumes not set up yet: the volume manager resyncs the pod when they are.
+      VLOG(3) << "pod " << podDesc(pod) << ": waiting for volumes";
+      actions.createSandbox = false;
+      actions.nextInitContainer.reset();
+      actions.containersToStart.clear();
+      starts.clear();
+    }
+  }
   if (!actions.killPod && !actions.createSandbox && actions.containersToKill.empty() &&
       starts.empty()) {
     // Entering a backoff changes what the status says even though nothing runs.
     if (w.waiting != waitingBefore && onChanged_) onChanged_(w.uid);
     return;
   }
-  dispatchSync(w, std::move(actions), std::move(starts));
+  dispatchSync(w, std::move(actions), std::move(starts), std::move(mounts));
 }
 
 void PodWorkers::dispatchSync(Worker& w, runtime::PodActions actions,
-                              std::vector<runtime::ContainerStart> starts) {
+                              std::vector<runtime::ContainerStart> starts,
+                              ::volumes::PodMountsPtr mounts) {
   w.working = true;
   w.pending = false;
   auto req = std::make_shared<runtime::SyncRequest>();
@@ -338,6 +352,7 @@ void PodWorkers::dispatchSync(Worker& w, runtime::PodActions actions,
   req->status = w.runtime;
   req->starts = std::move(starts);
   if (envSources_) req->envSources = envSources_(*w.pod);
+  req->mounts = std::move(mounts);
   std::string uid = w.uid;
   auto alive = alive_;
   // Jobs reach the loop and the runtime manager (which outlive the workers)
@@ -534,6 +549,7 @@ void PodWorkers::onRelist(absl::StatusOr<std::vector<runtime::RuntimeManager::Re
     it = pods_.find(uid);
     if (it != pods_.end()) sync(*it->second);
   }
+  if (first && onFirstRelist_) onFirstRelist_();
 }
 
 }  // namespace agent::pods

@@ -83,11 +83,25 @@ class PodWorkers {
   void setOnPodChanged(std::function<void(const std::string& uid)> cb) {
     onChanged_ = std::move(cb);
   }
+  // The pod's set-up volumes, or null while they are not ready: no sandbox is
+  // created and no container started until they are (the kubelet's
+  // WaitForAttachAndMount). Without one, pods get no volume mounts.
+  void setVolumes(std::function<::volumes::PodMountsPtr(const std::string& uid)> f) {
+    volumes_ = std::move(f);
+  }
+  // Called when the worker of a pod is dropped: no source wants it and the
+  // runtime holds nothing of it any more (its volumes may go now).
+  void setOnPodRemoved(std::function<void(const std::string& uid)> cb) {
+    onRemoved_ = std::move(cb);
+  }
   // Called once when a terminating pod has stopped everything (the status
   // manager then reports the final status and deletes a deleted pod).
   void setOnPodTerminated(std::function<void(const std::string& uid)> cb) {
     onTerminated_ = std::move(cb);
   }
+  // Called once after the first relist: every pod in the runtime has a worker now.
+  void setOnFirstRelist(std::function<void()> cb) { onFirstRelist_ = std::move(cb); }
+  bool relisted() const { return runtimeSeen_; }
   // When the last relist finished (for /healthz's syncloop check).
   core::MonoTime lastRelist() const { return lastRelist_; }
   size_t podCount() const { return pods_.size(); }
@@ -96,7 +110,7 @@ class PodWorkers {
   struct Worker;
   void sync(Worker& w);
   void dispatchSync(Worker& w, runtime::PodActions actions,
-                    std::vector<runtime::ContainerStart> starts);
+                    std::vector<runtime::ContainerStart> starts, ::volumes::PodMountsPtr mounts);
   // Stops the pod's containers and sandboxes; `remove` also removes them.
   void dispatchKill(Worker& w, bool remove);
   void onSyncDone(const std::string& uid, runtime::SyncResult result, core::MonoTime at);
@@ -134,6 +148,9 @@ class PodWorkers {
   std::function<void(const std::string&)> onChanged_;
   std::function<void(const std::string&)> onTerminated_;
   std::function<runtime::EnvSourcesPtr(const api::Pod&)> envSources_;
+  std::function<::volumes::PodMountsPtr(const std::string&)> volumes_;
+  std::function<void(const std::string&)> onRemoved_;
+  std::function<void()> onFirstRelist_;
   runtime::ProbeVerdict verdict_;
   EventSink events_;
   void emit(const api::Pod& pod, const std::string& container, bool warning, std::string reason,

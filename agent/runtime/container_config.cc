@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "agent/runtime/container_mounts.h"
 #include "agent/runtime/expansion.h"
 #include "agent/runtime/hook_annotations.h"
 #include "agent/runtime/labels.h"
@@ -34,6 +35,10 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(
     auto* kv = cc.add_envs();
     kv->set_key(k);
     kv->set_value(v);
+  }
+  if (ctx.volumes) {
+    absl::Status s = addVolumeMounts(c, *ctx.volumes, envMap, ctx.podDir, &cc);
+    if (!s.ok()) return s;
   }
   if (!ctx.terminationLogHostPath.empty()) {
     auto* m = cc.add_mounts();
@@ -68,8 +73,14 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(
     ai.preStopHandlerJson = handlerJson(*c.lifecycle->preStop);
   for (const auto& [k, v] : containerAnnotations(ai)) (*cc.mutable_annotations())[k] = v;
 
-  setNamespaceOptions(pod,
-                      cc.mutable_linux()->mutable_security_context()->mutable_namespace_options());
+  auto* sc = cc.mutable_linux()->mutable_security_context();
+  setNamespaceOptions(pod, sc->mutable_namespace_options());
+  // The kubelet's determineEffectiveSecurityContext: the pod's fsGroup, then its
+  // supplementalGroups, so that the container can use its volumes' group.
+  if (const auto& psc = pod.spec.securityContext) {
+    if (psc->fsGroup) sc->add_supplemental_groups(*psc->fsGroup);
+    for (int64_t g : psc->supplementalGroups) sc->add_supplemental_groups(g);
+  }
   return cc;
 }
 

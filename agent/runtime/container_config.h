@@ -12,6 +12,7 @@
 #include "agent/runtime/env_vars.h"
 #include "agent/runtime/runtime_options.h"
 #include "cri/proto/api.pb.h"
+#include "volumes/volume_manager.h"
 
 namespace agent::runtime {
 
@@ -25,6 +26,11 @@ struct ContainerContext {
   // ConfigMaps, Secrets, Services and node allocatable from the API; null = no API
   // server (static pods only).
   EnvSourcesPtr sources;
+  // The pod's set-up volumes for the volumeMounts, and its directory (subPath bind
+  // mounts go under it). Null: no volumes are mounted (a pod worker without a
+  // volume manager, in unit tests).
+  ::volumes::PodMountsPtr volumes;
+  std::string podDir;
 };
 
 // "<container>/<restartCount>.log", relative to the sandbox's log directory.

@@ -170,13 +170,11 @@ KillResult RuntimeManager::killPod(const KillRequest& req) {
     }
   }
   if (first.ok() && !req.status.uid.empty()) {
-    // The pod is gone for good: its logs and its directory go with it.
+    // The pod is gone for good: its logs go with it. Its directory holds its
+    // volumes; the volume manager unmounts and removes it once the pod is gone.
     const PodRuntimeStatus& p = req.status;
     std::string logDir = opts_.podLogsDir + "/" + p.namespace_ + "_" + p.name + "_" + p.uid;
     if (absl::Status s = core::removeAll(logDir); !s.ok()) LOG_WARNING << s.message();
-    if (absl::Status s = core::removeAll(opts_.rootDir + "/pods/" + p.uid); !s.ok()) {
-      LOG_WARNING << s.message();
-    }
   }
   res.status = first;
   return res;

@@ -330,10 +330,13 @@ absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Contain
   return absl::UnknownError(errors + "]");
 }
 
-ContainerStartResult RuntimeManager::startContainer(
-    const api::Pod& pod, const api::Container& c, const std::string& sandboxId,
-    const std::string& podIP, const PodRuntimeStatus& status, uint32_t sandboxAttempt,
-    const EnvSourcesPtr& sources, std::vector<std::string>* warnings) {
+ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const api::Container& c,
+                                                    const std::string& sandboxId,
+                                                    const std::string& podIP,
+                                                    uint32_t sandboxAttempt, const SyncRequest& req,
+                                                    std::vector<std::string>* warnings) {
+  const PodRuntimeStatus& status = req.status;
+  const EnvSourcesPtr& sources = req.envSources;
   ContainerStartResult r;
   r.name = c.name;
   r.image = c.image;
@@ -359,6 +362,8 @@ ContainerStartResult RuntimeManager::startContainer(
   ctx.podIPs = podIP.empty() ? std::vector<std::string>{} : std::vector<std::string>{podIP};
   ctx.sources = sources;
   if (sources) ctx.hostIPs = sources->hostIPs;
+  ctx.volumes = req.mounts;
+  ctx.podDir = ::volumes::podDir(opts_.rootDir, pod.metadata.uid);
 
   // The termination-message file lives under the pod dir so it outlives the container.
   std::string dir = opts_.rootDir + "/pods/" + pod.metadata.uid + "/containers/" + c.name;
@@ -490,8 +495,8 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
   for (const ContainerStart& st : req.starts) {
     const api::Container& c =
         st.init ? pod.spec.initContainers[st.index] : pod.spec.containers[st.index];
-    ContainerStartResult r = startContainer(pod, c, sandboxId, podIP, req.status, a.attempt,
-                                            req.envSources, &res.warnings);
+    ContainerStartResult r =
+        startContainer(pod, c, sandboxId, podIP, a.attempt, req, &res.warnings);
     r.init = st.init;
     if (!r.reason.empty()) {
       LOG_WARNING << "pod " << pod.metadata.namespace_ << "/" << pod.metadata.name << " container "

@@ -19,6 +19,7 @@
 #include "agent/runtime/runtime_options.h"
 #include "agent/runtime/runtime_state.h"
 #include "cri/runtime_service.h"
+#include "volumes/volume_manager.h"
 
 namespace agent::runtime {
 
@@ -44,6 +45,8 @@ struct SyncRequest {
   std::vector<ContainerStart> starts;  // the starts that passed the backoff checks
   // ConfigMaps/Secrets/Services/allocatable for env and pull secrets; null = no API.
   EnvSourcesPtr envSources;
+  // The pod's set-up volumes (their host paths), for the containers' mounts.
+  ::volumes::PodMountsPtr mounts;
 };
 
 // An event about a container, for the pod's event stream (the kubelet's reasons).
@@ -84,7 +87,7 @@ struct KillRequest {
   // hooks come from its containers' annotations.
   std::shared_ptr<const api::Pod> pod;
   int64_t gracePeriodSeconds = 30;
-  bool remove = false;  // also remove containers, sandboxes, logs and pod dirs
+  bool remove = false;  // also remove containers, sandboxes and logs
   std::string reason;   // for the log
 };
 
@@ -134,10 +137,10 @@ class RuntimeManager {
   void fillContainer(const ::runtime::v1::Container& c, ContainerRuntimeStatus* out);
   absl::Status createSandbox(const api::Pod& pod, uint32_t attempt, std::string* id,
                              std::string* ip, std::vector<std::string>* warnings);
+  // The pod's runtime status, API objects and volumes come from `req`.
   ContainerStartResult startContainer(const api::Pod& pod, const api::Container& c,
                                       const std::string& sandboxId, const std::string& podIP,
-                                      const PodRuntimeStatus& status, uint32_t sandboxAttempt,
-                                      const EnvSourcesPtr& sources,
+                                      uint32_t sandboxAttempt, const SyncRequest& req,
                                       std::vector<std::string>* warnings);
   absl::Status ensureImage(const api::Pod& pod, const api::Container& c, const EnvSources* sources,
                            std::string* reason, std::vector<std::string>* warnings,

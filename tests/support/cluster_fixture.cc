@@ -11,6 +11,7 @@ void ClusterTest::SetUp() {
   if (HasFatalFailure()) return;
   fakeapi::FakeApiServerOptions opts;
   opts.pkiDir = dir_ + "/pki";
+  apiOptions(opts);
   auto api = fakeapi::FakeApiServer::start(opts);
   ASSERT_TRUE(api.ok()) << api.status();
   api_ = std::move(*api);

@@ -19,6 +19,8 @@ class ClusterTest : public AgentTest {
  protected:
   void SetUp() override;
   void TearDown() override;
+  // Settings of the fake API server a fixture wants (admission plugins, limits).
+  virtual void apiOptions(fakeapi::FakeApiServerOptions&) {}
 
   // Starts cubelet with --kubeconfig for system:node:it-node (client certificate)
   // and these extra flags.

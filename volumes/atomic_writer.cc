@@ -19,6 +19,7 @@
 #include "core/atomic_file.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "volumes/dir_entries.h"
 
 namespace volumes {
 
@@ -78,29 +79,6 @@ struct CleanFile {
   std::vector<std::string> elems;
   const FileProjection* file;
 };
-
-absl::StatusOr<std::vector<std::string>> listNames(int dirfd, const std::string& where) {
-  int dupfd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  if (dupfd < 0) return core::errnoStatus(errno, absl::StrCat("dup ", where));
-  DIR* d = ::fdopendir(dupfd);
-  if (d == nullptr) {
-    int err = errno;
-    ::close(dupfd);
-    return core::errnoStatus(err, absl::StrCat("read directory ", where));
-  }
-  ::rewinddir(d);
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
-    errno = 0;
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err != 0) return core::errnoStatus(err, absl::StrCat("read directory ", where));
-  return names;
-}
 
 // Adds the relative path of every entry under `fd` to `out`, not following symlinks.
 absl::Status listTree(int fd, const std::string& prefix, const std::string& where,

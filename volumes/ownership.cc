@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "volumes/dir_entries.h"
 
 namespace volumes {
 
@@ -65,25 +66,7 @@ void changePermission(int fd, const struct stat& st, const std::string& path, co
 
 // walkDeep: children first, then the directory itself.
 absl::Status walkDir(int dirFd, const struct stat& dirSt, const std::string& path, const Walk& w) {
-  int dupfd = ::fcntl(dirFd, F_DUPFD_CLOEXEC, 0);
-  if (dupfd < 0) return core::errnoStatus(errno, absl::StrCat("dup ", path));
-  DIR* d = ::fdopendir(dupfd);
-  if (d == nullptr) {
-    int err = errno;
-    ::close(dupfd);
-    return core::errnoStatus(err, absl::StrCat("read directory ", path));
-  }
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
-    errno = 0;
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err != 0) return core::errnoStatus(err, absl::StrCat("read directory ", path));
-
+  ASSIGN_OR_RETURN(std::vector<std::string> names, listNames(dirFd, path));
   for (const std::string& name : names) {
     std::string child = absl::StrCat(path, "/", name);
     Fd fd(::openat(dirFd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "agent/api/object_decode.h"
 #include "agent/api/pod_decode.h"
 #include "core/status.h"
 
@@ -80,30 +81,6 @@ absl::Status decodeBase64Map(const JsonField& f, std::map<std::string, std::stri
     out[key] = std::move(*decoded);
   }
   return absl::OkStatus();
-}
-
-absl::Status checkKind(const JsonField& f, const std::string& want) {
-  RETURN_IF_ERROR(f.expectObject());
-  std::string kind, apiVersion;
-  RETURN_IF_ERROR(decodeObject(f, "kind", kind, "apiVersion", apiVersion));
-  if (!kind.empty() && kind != want) {
-    return f["kind"].error(
-        absl::StrCat("Unsupported value: \"", kind, "\": expected \"", want, "\""));
-  }
-  if (!apiVersion.empty() && apiVersion != "v1") {
-    return f["apiVersion"].error(
-        absl::StrCat("Unsupported value: \"", apiVersion, "\": expected \"v1\""));
-  }
-  return absl::OkStatus();
-}
-
-template <typename T>
-absl::StatusOr<T> decodeRoot(const nlohmann::json& j, const std::string& kind) {
-  JsonField root(j);
-  if (!root.isSet() || !j.is_object()) return root.typeError(absl::StrCat("a ", kind, " object"));
-  T out;
-  RETURN_IF_ERROR(decodeJson(root, out));
-  return out;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "tests/support/volume_checks.h"
 
+#include <dirent.h>
+
 #include <sys/mount.h>
 
 #include <algorithm>
@@ -105,6 +107,18 @@ std::string mountLine(const std::string& procMounts, const std::string& mountPoi
     if (unescapeOctal(target) == mountPoint) return line;
   }
   return "";
+}
+
+std::set<std::string> listDir(const std::string& dir) {
+  std::set<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.insert(n);
+  }
+  ::closedir(d);
+  return names;
 }
 
 }  // namespace cubelet::testing

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ namespace cubelet::testing {
 // The mount points at or below `dir` in /proc/self/mountinfo (octal escapes such as
 // \040 decoded), in mount order.
 std::vector<std::string> mountsUnder(const std::string& dir);
+
+// The names in `dir` but "." and ".." (empty when it cannot be read).
+std::set<std::string> listDir(const std::string& dir);
 
 // Lazily unmounts (MNT_DETACH) every mount at or below `dir`, the most recent
 // first; returns how many. For test cleanup, so that removing a temp dir never

@@ -15,21 +15,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/volume_checks.h"
 
 namespace core {
 namespace {
 
-std::set<std::string> listDir(const std::string& dir) {
-  std::set<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.insert(n);
-  }
-  ::closedir(d);
-  return names;
-}
+using ::cubelet::testing::listDir;
 
 // The content, or the error text: comparing it fails the test readably either way.
 std::string contentOf(const std::string& path) {

@@ -20,6 +20,7 @@
 #include "core/atomic_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/volume_checks.h"
 
 namespace cubelet::testing {
 namespace {
@@ -28,18 +29,6 @@ using ::testing::HasSubstr;
 using volumes::FileProjection;
 using volumes::Payload;
 using volumes::writePayload;
-
-std::set<std::string> listDir(const std::string& dir) {
-  std::set<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.insert(n);
-  }
-  ::closedir(d);
-  return names;
-}
 
 std::string linkOf(const std::string& path) {
   char buf[4096];

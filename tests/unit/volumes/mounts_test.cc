@@ -15,22 +15,10 @@
 
 #include "core/atomic_file.h"
 #include "gtest/gtest.h"
+#include "tests/support/volume_checks.h"
 
 namespace cubelet::testing {
 namespace {
-
-// Mount points (raw mountinfo field 5) at or below `dir`, read without the code
-// under test.
-std::vector<std::string> rawMountsUnder(const std::string& dir) {
-  std::vector<std::string> found;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string id, parent, dev, root, mp, rest;
-  while (in >> id >> parent >> dev >> root >> mp) {
-    std::getline(in, rest);
-    if (mp == dir || mp.rfind(dir + "/", 0) == 0) found.push_back(mp);
-  }
-  return found;
-}
 
 bool mountedAt(const std::string& path) {
   auto r = volumes::isMountPoint(path);
@@ -47,7 +35,7 @@ class MountsTest : public ::testing::Test {
   void TearDown() override {
     auto n = volumes::unmountAllUnder(dir_);
     EXPECT_TRUE(n.ok()) << n.status();
-    EXPECT_TRUE(rawMountsUnder(dir_).empty());
+    EXPECT_TRUE(mountsUnder(dir_).empty());
     EXPECT_TRUE(core::removeAll(dir_).ok());
   }
   std::string mkdir(const std::string& rel, mode_t mode = 0755) {
@@ -243,7 +231,7 @@ TEST_F(MountsTest, UnmountIsLazyWhenBusy) {
   ASSERT_EQ(::chdir("/"), 0);
   ::close(fd);
   EXPECT_TRUE(s.ok()) << s;
-  EXPECT_TRUE(rawMountsUnder(target).empty());
+  EXPECT_TRUE(mountsUnder(target).empty());
 }
 
 TEST_F(MountsTest, UnmountAllUnderTakesNestedAndStackedMountsAndLeavesSiblings) {
@@ -263,8 +251,8 @@ TEST_F(MountsTest, UnmountAllUnderTakesNestedAndStackedMountsAndLeavesSiblings) 
   auto n = volumes::unmountAllUnder(pod);
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 6);
-  EXPECT_TRUE(rawMountsUnder(pod).empty());
-  EXPECT_EQ(rawMountsUnder(sibling), std::vector<std::string>{sibling});
+  EXPECT_TRUE(mountsUnder(pod).empty());
+  EXPECT_EQ(mountsUnder(sibling), std::vector<std::string>{sibling});
   EXPECT_TRUE(mountedAt(sibling));
 
   auto again = volumes::unmountAllUnder(pod);

@@ -15,35 +15,11 @@
 
 #include "core/atomic_file.h"
 #include "gtest/gtest.h"
+#include "tests/support/volume_checks.h"
 #include "volumes/mounts.h"
 
 namespace cubelet::testing {
 namespace {
-
-// Mount points (raw mountinfo field 5) at or below `dir`, read without the code
-// under test.
-std::vector<std::string> rawMountsUnder(const std::string& dir) {
-  std::vector<std::string> found;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string id, parent, dev, root, mp, rest;
-  while (in >> id >> parent >> dev >> root >> mp) {
-    std::getline(in, rest);
-    if (mp == dir || mp.rfind(dir + "/", 0) == 0) found.push_back(mp);
-  }
-  return found;
-}
-
-std::set<std::string> listDir(const std::string& dir) {
-  std::set<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.insert(n);
-  }
-  ::closedir(d);
-  return names;
-}
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -72,7 +48,7 @@ class SubpathTest : public ::testing::Test {
   void TearDown() override {
     auto n = volumes::unmountAllUnder(dir_);
     EXPECT_TRUE(n.ok()) << n.status();
-    EXPECT_TRUE(rawMountsUnder(dir_).empty());
+    EXPECT_TRUE(mountsUnder(dir_).empty());
     EXPECT_TRUE(core::removeAll(dir_).ok());
   }
 
@@ -100,7 +76,7 @@ TEST_F(SubpathTest, DirectorySubpathIsBoundAndSharesContent) {
   auto got = volumes::prepareSubpath(request("conf", 2));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, targetFor(2));
-  EXPECT_EQ(rawMountsUnder(podDir_), std::vector<std::string>{targetFor(2)});
+  EXPECT_EQ(mountsUnder(podDir_), std::vector<std::string>{targetFor(2)});
   EXPECT_EQ(contentOf(*got + "/a.txt"), "in volume");
   ASSERT_TRUE(core::writeFileAtomic(*got + "/b.txt", "from container").ok());
   EXPECT_EQ(contentOf(volume_ + "/conf/b.txt"), "from container");
@@ -114,7 +90,7 @@ TEST_F(SubpathTest, FileSubpathIsBoundOnAnEmptyFile) {
   auto got = volumes::prepareSubpath(request("app.yaml", 1));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, targetFor(1));
-  EXPECT_EQ(rawMountsUnder(podDir_), std::vector<std::string>{targetFor(1)});
+  EXPECT_EQ(mountsUnder(podDir_), std::vector<std::string>{targetFor(1)});
   struct stat src {
   }, dst{};
   ASSERT_EQ(::stat((volume_ + "/app.yaml").c_str(), &src), 0);
@@ -171,7 +147,7 @@ TEST_F(SubpathTest, SymlinksLeadingOutOfTheVolumeAreRefusedAndNothingIsMounted) 
     EXPECT_NE(msg.find("volumeMount \"data\" of container \"app\""), std::string::npos) << msg;
     EXPECT_NE(msg.find(c.detail), std::string::npos) << msg;
     EXPECT_NE(msg.find(c.subPath + "\""), std::string::npos) << msg;
-    EXPECT_TRUE(rawMountsUnder(dir_).empty());
+    EXPECT_TRUE(mountsUnder(dir_).empty());
     EXPECT_FALSE(exists(podDir_ + "/volume-subpaths"));
     EXPECT_EQ(listDir(outside_), outsideBefore);
   }
@@ -195,7 +171,7 @@ TEST_F(SubpathTest, SymlinksStayingInsideTheVolumeAreFollowed) {
   auto file = volumes::prepareSubpath(request("a/b/up", index));
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_EQ(contentOf(*file), "inside");
-  EXPECT_EQ(rawMountsUnder(podDir_).size(), 3u);
+  EXPECT_EQ(mountsUnder(podDir_).size(), 3u);
   // A missing directory below an inner symlink is created in the real directory.
   auto made = volumes::prepareSubpath(request("rel-link/made", 5));
   ASSERT_TRUE(made.ok()) << made.status();
@@ -225,13 +201,13 @@ TEST_F(SubpathTest, AnExistingMountIsReusedAndAStaleOneReplaced) {
   auto again = volumes::prepareSubpath(request("one"));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(*again, *first);
-  EXPECT_EQ(rawMountsUnder(podDir_), std::vector<std::string>{targetFor(0)});
+  EXPECT_EQ(mountsUnder(podDir_), std::vector<std::string>{targetFor(0)});
 
   // The same target now asked for another subpath: the old bind goes.
   auto other = volumes::prepareSubpath(request("two"));
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_EQ(*other, targetFor(0));
-  EXPECT_EQ(rawMountsUnder(podDir_), std::vector<std::string>{targetFor(0)});
+  EXPECT_EQ(mountsUnder(podDir_), std::vector<std::string>{targetFor(0)});
   EXPECT_EQ(contentOf(*other + "/which"), "two");
 }
 
@@ -245,11 +221,11 @@ TEST_F(SubpathTest, CleanSubpathsUnmountsAndRemovesEverySubpathOfThePod) {
   auto ro = request("f", 3, "sidecar");
   ro.readOnly = true;
   ASSERT_TRUE(volumes::prepareSubpath(ro).ok());
-  ASSERT_EQ(rawMountsUnder(podDir_).size(), 4u);
+  ASSERT_EQ(mountsUnder(podDir_).size(), 4u);
 
   absl::Status s = volumes::cleanSubpaths(podDir_);
   ASSERT_TRUE(s.ok()) << s;
-  EXPECT_TRUE(rawMountsUnder(podDir_).empty());
+  EXPECT_TRUE(mountsUnder(podDir_).empty());
   EXPECT_FALSE(exists(podDir_ + "/volume-subpaths"));
   EXPECT_EQ(listDir(podDir_), std::set<std::string>{"volumes"});
   EXPECT_EQ(contentOf(volume_ + "/d/keep"), "data");  // the volume's content is untouched

@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "tests/fakes/sim_event_loop.h"
+#include "tests/support/volume_checks.h"
 #include "volumes/mounts.h"
 
 namespace cubelet::testing {
@@ -50,19 +51,10 @@ class VolumeManagerTest : public ::testing::Test {
   void TearDown() override {
     mgr_.reset();
     ASSERT_TRUE(::volumes::unmountAllUnder(root_).ok());
-    EXPECT_EQ(mountsUnder(root_), 0);
+    EXPECT_TRUE(mountsUnder(root_).empty());
     ASSERT_TRUE(core::removeAll(root_).ok());
   }
 
-  int mountsUnder(const std::string& dir) {
-    auto mounts = ::volumes::readMountInfo();
-    EXPECT_TRUE(mounts.ok());
-    int n = 0;
-    for (const auto& m : *mounts) {
-      if (m.mountPoint == dir || m.mountPoint.rfind(dir + "/", 0) == 0) ++n;
-    }
-    return n;
-  }
   void settle() {
     for (int i = 0; i < 10; ++i) loop_.runPending();
   }
@@ -231,7 +223,7 @@ TEST_F(VolumeManagerTest, RemovePodUnmountsAndRemovesOnlyItsOwn) {
   mgr_->removePod("u1", /*removePodDir=*/true);
   EXPECT_FALSE(mgr_->ready("u1"));
   settle();
-  EXPECT_EQ(mountsUnder(root_), 0);
+  EXPECT_TRUE(mountsUnder(root_).empty());
   struct stat st {};
   EXPECT_NE(stat((root_ + "/pods/u1").c_str(), &st), 0) << "the pod dir is gone";
   EXPECT_EQ(read(host + "/keep"), "data") << "the hostPath is untouched";
@@ -244,7 +236,7 @@ TEST_F(VolumeManagerTest, TerminatedPodKeepsItsDirectoryButNotItsVolumes) {
   ASSERT_TRUE(core::mkdirAll(root_ + "/pods/u1/containers/c").ok());
   mgr_->removePod("u1", /*removePodDir=*/false);
   settle();
-  EXPECT_EQ(mountsUnder(root_), 0);
+  EXPECT_TRUE(mountsUnder(root_).empty());
   struct stat st {};
   EXPECT_NE(stat((root_ + "/pods/u1/volumes").c_str(), &st), 0);
   EXPECT_EQ(stat((root_ + "/pods/u1/containers/c").c_str(), &st), 0);
@@ -261,7 +253,7 @@ TEST_F(VolumeManagerTest, OrphanedPodDirectoriesAreCleanedUp) {
   struct stat st {};
   EXPECT_NE(stat((root_ + "/pods/gone").c_str(), &st), 0);
   EXPECT_EQ(stat((root_ + "/pods/kept").c_str(), &st), 0);
-  EXPECT_EQ(mountsUnder(root_), 0);
+  EXPECT_TRUE(mountsUnder(root_).empty());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <string>
 
@@ -51,17 +52,33 @@ absl::StatusOr<int> Options::getInt(const std::string& key, int fallback) const 
 }
 
 std::string podManifest(const std::string& name) {
-  return "apiVersion: v1\n"
-         "kind: Pod\n"
-         "metadata:\n"
-         "  name: " +
-         name +
-         "\n"
-         "spec:\n"
-         "  containers:\n"
-         "  - name: sleep\n"
-         "    image: localhost/cubelet/busybox:1.35\n"
-         "    command: [\"sleep\", \"3600\"]\n";
+  std::string m =
+      "apiVersion: v1\n"
+      "kind: Pod\n"
+      "metadata:\n"
+      "  name: " +
+      name +
+      "\n"
+      "spec:\n"
+      "  containers:\n"
+      "  - name: sleep\n"
+      "    image: localhost/cubelet/busybox:1.35\n"
+      "    command: [\"sleep\", \"3600\"]\n";
+  // BENCH_POD_VOLUMES=1: a tmpfs emptyDir and a downwardAPI volume per pod, so that
+  // the series measures the volume set-up (the baseline mounts nothing).
+  const char* vols = std::getenv("BENCH_POD_VOLUMES");
+  if (vols && std::string(vols) == "1") {
+    m += "    volumeMounts:\n"
+         "    - {name: scratch, mountPath: /scratch}\n"
+         "    - {name: podinfo, mountPath: /etc/podinfo}\n"
+         "  volumes:\n"
+         "  - name: scratch\n"
+         "    emptyDir: {medium: Memory, sizeLimit: 1Mi}\n"
+         "  - name: podinfo\n"
+         "    downwardAPI:\n"
+         "      items: [{path: name, fieldRef: {fieldPath: metadata.name}}]\n";
+  }
+  return m;
 }
 
 std::string podName(const std::string& prefix, int index) {

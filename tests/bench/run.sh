@@ -45,6 +45,8 @@
 # BENCH_BURST_ROUNDS  bursts per side (default 2)
 # BENCH_SETTLE_S  seconds to settle before a memory reading with pods (default 10)
 # BENCH_KEEP_LOGS=1  keep cubelet's and containerd's logs (in the run directory)
+# BENCH_POD_VOLUMES=1  every pod also has a tmpfs emptyDir and a downwardAPI volume
+#                 (cubelet sets them up; the baseline mounts nothing)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)

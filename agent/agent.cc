@@ -41,7 +41,11 @@ constexpr char kKubeletVersion[] = "v1.30.0-cubelet.0.1.0";
 
 Agent::Agent(const config::AgentConfig& cfg, core::EventLoop& loop) : cfg_(cfg), loop_(loop) {}
 
-Agent::~Agent() = default;
+Agent::~Agent() {
+  // Before the cluster connection: the token manager and the claim resolver hold
+  // its API client, whose in-flight answers must not reach them half-destroyed.
+  volumes_.reset();
+}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& cfg,
                                                      core::EventLoop& loop) {

@@ -69,7 +69,8 @@ absl::StatusOr<std::string> terminationLogFile(const RuntimeOptions& ro, const a
 // Starts one pod; returns when its last container's StartContainer has returned.
 absl::Status startPod(cri::GrpcRuntimeClient& cri, const RuntimeOptions& ro,
                       const agent::api::Pod& pod) {
-  v1::PodSandboxConfig sandbox = agent::runtime::makeSandboxConfig(pod, 0, ro, nullptr);
+  ASSIGN_OR_RETURN(v1::PodSandboxConfig sandbox,
+                   agent::runtime::makeSandboxConfig(pod, 0, ro, nullptr));
   RETURN_IF_ERROR(core::mkdirAll(sandbox.log_directory(), 0755));
   ASSIGN_OR_RETURN(std::string sandboxId,
                    cri.runPodSandbox(sandbox, pod.spec.runtimeClassName.value_or("")));

@@ -6,6 +6,8 @@
 namespace agent::pods {
 namespace {
 
+constexpr char kBindAllHostIP[] = "0.0.0.0";
+
 int64_t requestMilli(const api::Container& c, const std::string& resource) {
   auto it = c.resources.requests.find(resource);
   if (it != c.resources.requests.end()) return it->second.milliValue();
@@ -27,7 +29,35 @@ std::string insufficient(const std::string& resource, int64_t requested, int64_t
          ", capacity: " + std::to_string(capacity);
 }
 
+// The scheduler's HostPortInfo.CheckConflict: "" is 0.0.0.0 and "" is TCP; a
+// wildcard IP conflicts with any IP on the same protocol and port, a specific IP
+// with itself and the wildcard. Ports without a hostPort never conflict.
+bool portsConflict(const api::ContainerPort& want, const api::ContainerPort& used) {
+  if (want.hostPort <= 0 || used.hostPort <= 0 || want.hostPort != used.hostPort) return false;
+  auto proto = [](const std::string& p) { return p.empty() ? std::string("TCP") : p; };
+  if (proto(want.protocol) != proto(used.protocol)) return false;
+  auto ip = [](const std::string& i) { return i.empty() ? std::string(kBindAllHostIP) : i; };
+  std::string a = ip(want.hostIP), b = ip(used.hostIP);
+  return a == kBindAllHostIP || b == kBindAllHostIP || a == b;
+}
+
 }  // namespace
+
+bool hostPortsFit(const api::Pod& pod, const std::vector<const api::Pod*>& active) {
+  // The nodeports plugin looks at app containers only, on both sides.
+  for (const auto& c : pod.spec.containers) {
+    for (const auto& want : c.ports) {
+      for (const api::Pod* other : active) {
+        for (const auto& oc : other->spec.containers) {
+          for (const auto& used : oc.ports) {
+            if (portsConflict(want, used)) return false;
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
 
 int64_t podRequestMilli(const api::Pod& pod, const std::string& resource) {
   int64_t sum = 0;
@@ -83,6 +113,7 @@ std::optional<Rejection> admitPod(const api::Pod& pod, const std::vector<const a
                        insufficient(r, display(r, want), display(r, used), display(r, capacity))};
     }
   }
+  if (!hostPortsFit(pod, active)) return Rejection{kNodePorts, kNodePortsMessage};
   return std::nullopt;
 }
 

@@ -1,6 +1,7 @@
 // Pod admission, as the kubelet's predicate admit handler does it before a pod
 // from the API may run: the pod must fit the node's allocatable resources beside
-// the pods already admitted, the node's pod count (maxPods) and its nodeSelector.
+// the pods already admitted, the node's pod count (maxPods), its nodeSelector and
+// the host ports the admitted pods hold.
 // A rejected pod never runs; it is reported Failed with the reason given here.
 // Pure: the agent keeps the admitted set.
 #pragma once
@@ -25,6 +26,17 @@ struct Rejection {
   std::string reason;   // "OutOfcpu", "OutOfmemory", "OutOfpods", "NodeAffinity", ...
   std::string message;  // "Node didn't have enough resource: cpu, requested: ..., ..."
 };
+
+// A host-port conflict: the scheduler plugin's name as the reason and the kubelet's
+// PredicateFailureError text (v1.30; v1.31 appends ": node(s) didn't have free
+// ports for the requested pod ports").
+inline constexpr char kNodePorts[] = "NodePorts";
+inline constexpr char kNodePortsMessage[] = "Predicate NodePorts failed";
+
+// The scheduler's nodeports.Fits: no hostPort of the pod's app containers is
+// taken (same protocol and port, on the same host IP or either side's 0.0.0.0)
+// by an app container of `active`.
+bool hostPortsFit(const api::Pod& pod, const std::vector<const api::Pod*>& active);
 
 // `active` are the admitted pods still running or about to (not terminal), not
 // including `pod`.

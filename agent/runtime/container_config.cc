@@ -40,6 +40,7 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(
     absl::Status s = addVolumeMounts(c, *ctx.volumes, envMap, ctx.podDir, &cc);
     if (!s.ok()) return s;
   }
+  if (ctx.etcHostsMount) *cc.add_mounts() = *ctx.etcHostsMount;
   if (!ctx.terminationLogHostPath.empty()) {
     auto* m = cc.add_mounts();
     m->set_container_path(c.terminationMessagePath);

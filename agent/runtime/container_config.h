@@ -3,6 +3,7 @@
 // expansion, mounts, log path, labels and annotations.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct ContainerContext {
   // volume manager, in unit tests).
   ::volumes::PodMountsPtr volumes;
   std::string podDir;
+  // The managed /etc/hosts (etc_hosts.h), mounted after the volumes; unset = none.
+  std::optional<::runtime::v1::Mount> etcHostsMount;
 };
 
 // "<container>/<restartCount>.log", relative to the sandbox's log directory.

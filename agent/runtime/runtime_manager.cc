@@ -8,7 +8,9 @@
 #include <cstring>
 #include <random>
 
+#include "agent/events/event_reasons.h"
 #include "agent/runtime/container_config.h"
+#include "agent/runtime/etc_hosts.h"
 #include "agent/runtime/labels.h"
 #include "agent/runtime/pull_secrets.h"
 #include "agent/runtime/sandbox_config.h"
@@ -264,14 +266,34 @@ absl::StatusOr<PodRuntimeStatus> RuntimeManager::getPodStatus(const std::string&
   return assemble(sandboxes, containers, uid);
 }
 
-absl::Status RuntimeManager::createSandbox(const api::Pod& pod, uint32_t attempt, std::string* id,
-                                           std::string* ip, std::vector<std::string>* warnings) {
-  v1::PodSandboxConfig config = makeSandboxConfig(pod, attempt, opts_, warnings);
-  RETURN_IF_ERROR(core::mkdirAll(config.log_directory(), 0755));
-  ASSIGN_OR_RETURN(*id, runtime_.runPodSandbox(config, pod.spec.runtimeClassName.value_or("")));
+absl::Status RuntimeManager::createSandbox(const api::Pod& pod, const v1::PodSandboxConfig& config,
+                                           std::string* id, std::vector<std::string>* ips,
+                                           std::string* message) {
+  if (absl::Status s = core::mkdirAll(config.log_directory(), 0755); !s.ok()) {
+    *message = "Failed to create log directory for pod \"" + formatPod(pod) +
+               "\": " + std::string(s.message());
+    return s;
+  }
+  auto created = runtime_.runPodSandbox(config, pod.spec.runtimeClassName.value_or(""));
+  if (!created.ok()) {
+    *message = "Failed to create sandbox for pod \"" + formatPod(pod) +
+               "\": " + std::string(created.status().message());
+    return created.status();
+  }
+  *id = *created;
   auto st = runtime_.podSandboxStatus(*id, false);
-  if (st.ok()) *ip = st->status().network().ip();
+  if (st.ok()) {
+    const auto& net = st->status().network();
+    if (!net.ip().empty()) ips->push_back(net.ip());
+    for (const auto& extra : net.additional_ips()) ips->push_back(extra.ip());
+  }
   return absl::OkStatus();
+}
+
+std::vector<std::string> RuntimeManager::nodeIPs(const SyncRequest& req) const {
+  if (!opts_.nodeIPs.empty()) return opts_.nodeIPs;
+  if (req.envSources) return req.envSources->hostIPs;
+  return {};
 }
 
 absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Container& c,
@@ -332,9 +354,11 @@ absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Contain
 
 ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const api::Container& c,
                                                     const std::string& sandboxId,
-                                                    const std::string& podIP,
-                                                    uint32_t sandboxAttempt, const SyncRequest& req,
+                                                    const std::vector<std::string>& podIPs,
+                                                    const v1::PodSandboxConfig& sandboxConfig,
+                                                    const SyncRequest& req,
                                                     std::vector<std::string>* warnings) {
+  const std::string podIP = podIPs.empty() ? "" : podIPs.front();
   const PodRuntimeStatus& status = req.status;
   const EnvSourcesPtr& sources = req.envSources;
   ContainerStartResult r;
@@ -359,7 +383,7 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   const ContainerRuntimeStatus* prev = status.findContainer(c.name);
   ctx.restartCount = prev ? prev->restartCount + 1 : 0;
   ctx.podIP = podIP;
-  ctx.podIPs = podIP.empty() ? std::vector<std::string>{} : std::vector<std::string>{podIP};
+  ctx.podIPs = podIPs;
   ctx.sources = sources;
   if (sources) ctx.hostIPs = sources->hostIPs;
   ctx.volumes = req.mounts;
@@ -381,11 +405,18 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   }
   ::close(fd);
 
+  // The kubelet's GenerateRunContainerOptions: the hostname (for every pod) and
+  // the managed /etc/hosts, rewritten before each container is created.
+  auto host = podHostname(pod, opts_);
+  if (!host.ok()) return fail(kCreateContainerConfigError, host.status());
+  auto hostsMount = ensureEtcHostsMount(pod, c, podIPs, *host, opts_);
+  if (!hostsMount.ok()) return fail(kCreateContainerConfigError, hostsMount.status());
+  ctx.etcHostsMount = std::move(*hostsMount);
+
   std::vector<EnvWarning> envWarnings;
   auto config = makeContainerConfig(pod, c, ctx, &envWarnings);
   for (const auto& w : envWarnings) warnings->push_back(w.reason + ": " + w.message);
   if (!config.ok()) return fail(kCreateContainerConfigError, config.status());
-  v1::PodSandboxConfig sandboxConfig = makeSandboxConfig(pod, sandboxAttempt, opts_, nullptr);
   auto id = runtime_.createContainer(sandboxId, *config, sandboxConfig);
   if (!id.ok()) return fail(kCreateContainerError, id.status());
   r.events.push_back({false, "Created", "Created container " + c.name});
@@ -435,8 +466,16 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
   const api::Pod& pod = *req.pod;
   const PodActions& a = req.actions;
   std::string sandboxId = a.sandboxId;
-  std::string podIP;
-  if (const auto* sb = req.status.latestSandbox()) podIP = sb->ip;
+  // The pod's IPs: the sandbox's, or the node's for a host-network pod (the
+  // kubelet takes them from the pod status it generated).
+  std::vector<std::string> podIPs;
+  if (pod.spec.hostNetwork) {
+    podIPs = nodeIPs(req);
+  } else if (const auto* sb = req.status.latestSandbox()) {
+    if (!sb->ip.empty()) podIPs.push_back(sb->ip);
+    podIPs.insert(podIPs.end(), sb->extraIps.begin(), sb->extraIps.end());
+  }
+  std::string podIP = podIPs.empty() ? "" : podIPs.front();
 
   if (a.killPod) {
     KillRequest kill;
@@ -482,21 +521,55 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
     }
   }
 
-  if (a.createSandbox) {
-    std::string ip;
-    if (absl::Status s = createSandbox(pod, a.attempt, &sandboxId, &ip, &res.warnings); !s.ok()) {
-      res.sandboxError = "CreatePodSandboxError: " + std::string(s.message());
+  // The sandbox config (also handed to CreateContainer) is made once per sync;
+  // its DNS warnings become Warning events on the pod.
+  std::optional<v1::PodSandboxConfig> sandboxConfig;
+  if (a.createSandbox || !req.starts.empty()) {
+    std::vector<network::DnsWarning> dnsWarnings;
+    auto config = makeSandboxConfig(pod, a.attempt, opts_, &dnsWarnings);
+    for (auto& w : dnsWarnings) {
+      res.events.push_back({"", {true, std::move(w.reason), std::move(w.message)}});
+    }
+    if (!config.ok()) {
+      std::string err(config.status().message());
+      LOG_WARNING << "Failed to generate sandbox config for pod " << formatPod(pod) << ": " << err;
+      if (a.createSandbox) {
+        res.sandboxError = "CreatePodSandboxError: Failed to generate sandbox config for pod \"" +
+                           formatPod(pod) + "\": " + err;
+        res.events.push_back({"",
+                              {true, std::string(events::reasons::kFailedCreatePodSandBox),
+                               "Failed to create pod sandbox: " + err}});
+      } else {
+        res.sandboxError = "ConfigPodSandboxError: GeneratePodSandboxConfig for pod \"" +
+                           formatPod(pod) + "\" failed: " + err;
+      }
       res.fresh = getPodStatus(pod.metadata.uid).value_or(req.status);
       return res;
     }
-    podIP = ip;
+    sandboxConfig = std::move(*config);
+  }
+
+  if (a.createSandbox) {
+    std::vector<std::string> ips;
+    std::string message;
+    if (absl::Status s = createSandbox(pod, *sandboxConfig, &sandboxId, &ips, &message); !s.ok()) {
+      LOG_WARNING << message;
+      res.sandboxError = "CreatePodSandboxError: " + message;
+      res.events.push_back({"",
+                            {true, std::string(events::reasons::kFailedCreatePodSandBox),
+                             "Failed to create pod sandbox: " + std::string(s.message())}});
+      res.fresh = getPodStatus(pod.metadata.uid).value_or(req.status);
+      return res;
+    }
+    // A host-network pod keeps the node's IPs.
+    if (!pod.spec.hostNetwork) podIPs = std::move(ips);
   }
 
   for (const ContainerStart& st : req.starts) {
     const api::Container& c =
         st.init ? pod.spec.initContainers[st.index] : pod.spec.containers[st.index];
     ContainerStartResult r =
-        startContainer(pod, c, sandboxId, podIP, a.attempt, req, &res.warnings);
+        startContainer(pod, c, sandboxId, podIPs, *sandboxConfig, req, &res.warnings);
     r.init = st.init;
     if (!r.reason.empty()) {
       LOG_WARNING << "pod " << pod.metadata.namespace_ << "/" << pod.metadata.name << " container "

@@ -135,13 +135,20 @@ class RuntimeManager {
                                             const std::string& uid);
   void fillSandbox(const ::runtime::v1::PodSandbox& s, SandboxRuntimeStatus* out);
   void fillContainer(const ::runtime::v1::Container& c, ContainerRuntimeStatus* out);
-  absl::Status createSandbox(const api::Pod& pod, uint32_t attempt, std::string* id,
-                             std::string* ip, std::vector<std::string>* warnings);
-  // The pod's runtime status, API objects and volumes come from `req`.
+  // The kubelet's createPodSandbox: on failure `message` is the kubelet's
+  // ("Failed to create sandbox for pod ...") and the status its error. `ips` are
+  // the new sandbox's IPs (primary first).
+  absl::Status createSandbox(const api::Pod& pod, const ::runtime::v1::PodSandboxConfig& config,
+                             std::string* id, std::vector<std::string>* ips, std::string* message);
+  // The pod's runtime status, API objects and volumes come from `req`; `podIPs`
+  // are the sandbox's (the node's for host-network pods).
   ContainerStartResult startContainer(const api::Pod& pod, const api::Container& c,
-                                      const std::string& sandboxId, const std::string& podIP,
-                                      uint32_t sandboxAttempt, const SyncRequest& req,
-                                      std::vector<std::string>* warnings);
+                                      const std::string& sandboxId,
+                                      const std::vector<std::string>& podIPs,
+                                      const ::runtime::v1::PodSandboxConfig& sandboxConfig,
+                                      const SyncRequest& req, std::vector<std::string>* warnings);
+  // The IPs a host-network pod has: the node's.
+  std::vector<std::string> nodeIPs(const SyncRequest& req) const;
   absl::Status ensureImage(const api::Pod& pod, const api::Container& c, const EnvSources* sources,
                            std::string* reason, std::vector<std::string>* warnings,
                            std::vector<ContainerEvent>* events);

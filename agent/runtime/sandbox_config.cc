@@ -1,12 +1,19 @@
 #include "agent/runtime/sandbox_config.h"
 
+#include <set>
+
 #include "agent/runtime/labels.h"
+#include "core/log.h"
 
 namespace agent::runtime {
 
 std::string podLogDir(const std::string& podLogsDir, const api::Pod& pod) {
   return podLogsDir + "/" + pod.metadata.namespace_ + "_" + pod.metadata.name + "_" +
          pod.metadata.uid;
+}
+
+std::string formatPod(const api::Pod& pod) {
+  return pod.metadata.name + "_" + pod.metadata.namespace_ + "(" + pod.metadata.uid + ")";
 }
 
 ::runtime::v1::Protocol toCriProtocol(const std::string& protocol) {
@@ -23,9 +30,41 @@ void setNamespaceOptions(const api::Pod& pod, ::runtime::v1::NamespaceOption* ns
   ns->set_ipc(pod.spec.hostIPC ? ::runtime::v1::NODE : ::runtime::v1::POD);
 }
 
-::runtime::v1::PodSandboxConfig makeSandboxConfig(const api::Pod& pod, uint32_t attempt,
-                                                  const RuntimeOptions& opts,
-                                                  std::vector<std::string>* warnings) {
+absl::StatusOr<network::PodHostname> podHostname(const api::Pod& pod, const RuntimeOptions& opts) {
+  return network::podHostnameAndDomain(pod.metadata.name, pod.metadata.namespace_,
+                                       pod.spec.hostname, pod.spec.subdomain, opts.clusterDomain);
+}
+
+std::vector<::runtime::v1::PortMapping> makePortMappings(const api::Container& c) {
+  std::vector<::runtime::v1::PortMapping> out;
+  std::set<std::string> names;
+  for (const auto& p : c.ports) {
+    // The family keeps the same port on IPv4 and IPv6 host IPs apart (kubernetes#82373).
+    std::string family = "any";
+    if (!p.hostIP.empty()) family = p.hostIP.find(':') != std::string::npos ? "v6" : "v4";
+    std::string name = p.name;
+    if (name.empty()) {
+      name = family + "-" + p.protocol + "-" + p.hostIP + ":" + std::to_string(p.containerPort) +
+             ":" + std::to_string(p.hostPort);
+    }
+    if (!names.insert(name).second) {
+      LOG_INFO << "Port name conflicted, it is defined more than once: container " << c.name
+               << ", port " << name;
+      continue;
+    }
+    ::runtime::v1::PortMapping pm;
+    pm.set_protocol(toCriProtocol(p.protocol));
+    pm.set_container_port(p.containerPort);
+    pm.set_host_port(p.hostPort);
+    pm.set_host_ip(p.hostIP);
+    out.push_back(std::move(pm));
+  }
+  return out;
+}
+
+absl::StatusOr<::runtime::v1::PodSandboxConfig> makeSandboxConfig(
+    const api::Pod& pod, uint32_t attempt, const RuntimeOptions& opts,
+    std::vector<network::DnsWarning>* dnsWarnings) {
   ::runtime::v1::PodSandboxConfig c;
   auto* md = c.mutable_metadata();
   md->set_name(pod.metadata.name);
@@ -33,43 +72,43 @@ void setNamespaceOptions(const api::Pod& pod, ::runtime::v1::NamespaceOption* ns
   md->set_namespace_(pod.metadata.namespace_);
   md->set_attempt(attempt);
 
-  // Host-network pods share the node's UTS namespace, so they get no hostname
-  // of their own (runc refuses to set one); others get theirs or the pod name.
-  if (!pod.spec.hostNetwork) {
-    c.set_hostname(pod.spec.hostname.empty() ? pod.metadata.name : pod.spec.hostname);
-  }
-  c.set_log_directory(podLogDir(opts.podLogsDir, pod));
-
   network::PodDnsInput dnsIn;
   dnsIn.dnsPolicy = pod.spec.dnsPolicy;
   dnsIn.hostNetwork = pod.spec.hostNetwork;
   dnsIn.podNamespace = pod.metadata.namespace_;
+  dnsIn.podFullName = formatPod(pod);
   dnsIn.clusterDNS = opts.clusterDNS;
   dnsIn.clusterDomain = opts.clusterDomain;
   dnsIn.host = opts.hostResolvConf;
   if (pod.spec.dnsConfig) {
+    dnsIn.hasDnsConfig = true;
     dnsIn.configNameservers = pod.spec.dnsConfig->nameservers;
     dnsIn.configSearches = pod.spec.dnsConfig->searches;
-    for (const auto& o : pod.spec.dnsConfig->options) {
-      dnsIn.configOptions.emplace_back(o.name, o.value.value_or(""));
-    }
+    for (const auto& o : pod.spec.dnsConfig->options)
+      dnsIn.configOptions.emplace_back(o.name, o.value);
   }
   network::PodDns dns = network::computePodDns(dnsIn);
-  if (warnings) warnings->insert(warnings->end(), dns.warnings.begin(), dns.warnings.end());
+  if (dnsWarnings)
+    dnsWarnings->insert(dnsWarnings->end(), dns.warnings.begin(), dns.warnings.end());
   auto* dc = c.mutable_dns_config();
   for (const auto& s : dns.conf.nameservers) dc->add_servers(s);
   for (const auto& s : dns.conf.searches) dc->add_searches(s);
   for (const auto& s : dns.conf.options) dc->add_options(s);
 
+  // Host-network pods share the node's UTS namespace, so they get no hostname
+  // of their own (runc refuses to set one).
+  if (!pod.spec.hostNetwork) {
+    auto h = podHostname(pod, opts);
+    if (!h.ok()) return h.status();
+    auto kernel = network::kernelHostname(*h, pod.spec.setHostnameAsFQDN.value_or(false));
+    if (!kernel.ok()) return kernel.status();
+    c.set_hostname(*kernel);
+  }
+  c.set_log_directory(podLogDir(opts.podLogsDir, pod));
+
+  // App containers only, as the kubelet: init containers' ports are not mapped.
   for (const auto& ctr : pod.spec.containers) {
-    for (const auto& p : ctr.ports) {
-      if (p.hostPort == 0) continue;
-      auto* pm = c.add_port_mappings();
-      pm->set_protocol(toCriProtocol(p.protocol));
-      pm->set_container_port(p.containerPort);
-      pm->set_host_port(p.hostPort);
-      pm->set_host_ip(p.hostIP);
-    }
+    for (auto& pm : makePortMappings(ctr)) *c.add_port_mappings() = std::move(pm);
   }
 
   PodIdentity id{pod.metadata.name, pod.metadata.namespace_, pod.metadata.uid};

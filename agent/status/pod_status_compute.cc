@@ -190,6 +190,18 @@ std::string podPhase(const api::Pod& pod, const std::vector<api::ContainerStatus
   return "Pending";
 }
 
+std::vector<std::string> sortPodIPs(const std::vector<std::string>& ips,
+                                    const std::string& hostIP) {
+  auto isV6 = [](const std::string& ip) { return ip.find(':') != std::string::npos; };
+  bool primaryV6 = !hostIP.empty() && isV6(hostIP);
+  std::vector<std::string> out;
+  for (bool v6 : {primaryV6, !primaryV6}) {
+    auto it = std::find_if(ips.begin(), ips.end(), [&](const auto& ip) { return isV6(ip) == v6; });
+    if (it != ips.end()) out.push_back(*it);
+  }
+  return out;
+}
+
 api::PodStatus computePodStatus(const StatusInput& in) {
   const api::Pod& pod = *in.pod;
   api::PodStatus s;
@@ -207,15 +219,16 @@ api::PodStatus computePodStatus(const StatusInput& in) {
   }
   const auto* sandbox = in.runtime->latestSandbox();
   bool sandboxReady = sandbox && sandbox->state == runtime::SandboxState::kReady;
-  if (sandboxReady) {
-    if (pod.spec.hostNetwork) {
-      s.podIP = in.hostIP;
-    } else {
-      s.podIP = sandbox->ip;
-    }
-    if (!s.podIP.empty()) s.podIPs.push_back(s.podIP);
-    for (const auto& ip : sandbox->extraIps) s.podIPs.push_back(ip);
+  if (pod.spec.hostNetwork) {
+    // Host-network pods have the node's IP from the start, sandbox or not.
+    if (!in.hostIP.empty()) s.podIPs = {in.hostIP};
+  } else if (sandboxReady) {
+    std::vector<std::string> ips;
+    if (!sandbox->ip.empty()) ips.push_back(sandbox->ip);
+    ips.insert(ips.end(), sandbox->extraIps.begin(), sandbox->extraIps.end());
+    s.podIPs = sortPodIPs(ips, in.hostIP);
   }
+  if (!s.podIPs.empty()) s.podIP = s.podIPs.front();
   // A finished pod's sandbox is gone, but its IPs stay in the status, as the
   // kubelet keeps them from the previous status.
   if (s.podIPs.empty() && in.previous && !in.previous->podIPs.empty()) {

@@ -38,6 +38,10 @@ struct StatusInput {
 
 api::PodStatus computePodStatus(const StatusInput& in);
 
+// The kubelet's sortPodIPs: the first of the runtime's IPs in the node's family
+// (hostIP's; IPv4 when unknown), then the first of the other family, if any.
+std::vector<std::string> sortPodIPs(const std::vector<std::string>& ips, const std::string& hostIP);
+
 // Guaranteed, Burstable or BestEffort, by the API's rules.
 std::string podQosClass(const api::Pod& pod);
 

@@ -96,5 +96,70 @@ TEST(Admission, EffectiveRequestCountsInitContainersAndSidecars) {
   EXPECT_EQ(podRequestMilli(p, "cpu"), 1200);
 }
 
+api::Pod withPort(int32_t hostPort, const char* protocol = "TCP", const char* hostIP = "",
+                  int32_t containerPort = 80) {
+  api::Pod p = pod(nullptr, nullptr);
+  p.spec.containers[0].ports.push_back(
+      api::ContainerPort{"", hostPort, containerPort, protocol, hostIP});
+  return p;
+}
+
+TEST(Admission, HostPortConflictsAsTheSchedulerSeesThem) {
+  struct Case {
+    const char* name;
+    api::Pod have;
+    api::Pod want;
+    bool fits;
+  };
+  std::vector<Case> cases = {
+      {"same port and protocol, no IPs", withPort(8080), withPort(8080), false},
+      {"empty protocol is TCP", withPort(8080, ""), withPort(8080, "TCP"), false},
+      {"other protocol", withPort(8080, "TCP"), withPort(8080, "UDP"), true},
+      {"other port", withPort(8080), withPort(8081), true},
+      {"no hostPort on either side", withPort(0), withPort(0), true},
+      {"same containerPort without hostPort", withPort(0, "TCP", "", 53),
+       withPort(0, "TCP", "", 53), true},
+      {"wildcard taken, specific wanted", withPort(8080, "TCP", "0.0.0.0"),
+       withPort(8080, "TCP", "10.0.0.1"), false},
+      {"specific taken, wildcard wanted", withPort(8080, "TCP", "10.0.0.1"),
+       withPort(8080, "TCP", ""), false},
+      {"two different specific IPs", withPort(8080, "TCP", "10.0.0.1"),
+       withPort(8080, "TCP", "10.0.0.2"), true},
+      {"same specific IP", withPort(8080, "UDP", "10.0.0.1"), withPort(8080, "UDP", "10.0.0.1"),
+       false},
+  };
+  for (const auto& c : cases) {
+    auto r = admitPod(c.want, {&c.have}, node());
+    EXPECT_EQ(!r.has_value(), c.fits) << c.name;
+    EXPECT_EQ(hostPortsFit(c.want, {&c.have}), c.fits) << c.name;
+    if (r) {
+      EXPECT_EQ(r->reason, "NodePorts") << c.name;
+      EXPECT_EQ(r->message, "Predicate NodePorts failed") << c.name;
+    }
+  }
+}
+
+TEST(Admission, HostPortsOfInitContainersAreNotChecked) {
+  // The nodeports plugin looks at app containers only, on both sides.
+  api::Pod have = withPort(8080);
+  api::Pod want = pod(nullptr, nullptr);
+  api::Container init;
+  init.name = "init";
+  init.ports.push_back(api::ContainerPort{"", 8080, 80, "TCP", ""});
+  want.spec.initContainers.push_back(init);
+  EXPECT_FALSE(admitPod(want, {&have}, node()).has_value());
+  EXPECT_FALSE(admitPod(have, {&want}, node()).has_value());
+}
+
+TEST(Admission, ResourcesAreReportedBeforeHostPorts) {
+  api::Pod have = withPort(8080);
+  have.spec.containers[0].resources.requests["cpu"] = q("1500m");
+  api::Pod want = withPort(8080);
+  want.spec.containers[0].resources.requests["cpu"] = q("1");
+  auto r = admitPod(want, {&have}, node());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->reason, "OutOfcpu");
+}
+
 }  // namespace
 }  // namespace agent::pods

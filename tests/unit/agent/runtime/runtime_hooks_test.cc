@@ -264,9 +264,11 @@ TEST_F(RuntimeHooksTest, TerminationMessageFromTheFile) {
   std::string id = containerId();
   auto config = cri_->containerConfig(id);
   ASSERT_TRUE(config.has_value());
-  ASSERT_EQ(config->mounts_size(), 1);
-  EXPECT_EQ(config->mounts(0).container_path(), "/dev/termination-log");
-  const std::string hostPath = config->mounts(0).host_path();
+  // The managed /etc/hosts, then the termination log (the kubelet's order).
+  ASSERT_EQ(config->mounts_size(), 2);
+  EXPECT_EQ(config->mounts(0).container_path(), "/etc/hosts");
+  EXPECT_EQ(config->mounts(1).container_path(), "/dev/termination-log");
+  const std::string hostPath = config->mounts(1).host_path();
   // World-writable whatever the umask, for non-root containers.
   struct stat st {};
   ASSERT_EQ(::stat(hostPath.c_str(), &st), 0);

@@ -193,5 +193,61 @@ TEST(PodStatusTest, QosClasses) {
   EXPECT_EQ(podQosClass(p), "Burstable");
 }
 
+TEST(PodStatusTest, HostNetworkPodHasTheNodeIPBeforeItsSandbox) {
+  Fixture f{makePod({"a"}), {}, {}};
+  f.pod.spec.hostNetwork = true;
+  auto s = f.compute();
+  EXPECT_EQ(s.podIP, "192.0.2.10");
+  EXPECT_EQ(s.podIPs, std::vector<std::string>{"192.0.2.10"});
+  // A ready host-network sandbox has no IP of its own; the node's stays.
+  auto sb = sandbox();
+  sb.ip.clear();
+  sb.hostNetwork = true;
+  f.rt.sandboxes = {sb};
+  s = f.compute();
+  EXPECT_EQ(s.podIPs, std::vector<std::string>{"192.0.2.10"});
+}
+
+TEST(PodStatusTest, DualStackSandboxIPsSortedByTheNodeFamily) {
+  Fixture f{makePod({"a"}), {}, {}};
+  auto sb = sandbox();
+  sb.ip = "fd00::7";
+  sb.extraIps = {"10.88.0.7", "10.88.0.8"};
+  f.rt.sandboxes = {sb};
+  auto s = f.compute();
+  EXPECT_EQ(s.podIP, "10.88.0.7");
+  EXPECT_EQ(s.podIPs, (std::vector<std::string>{"10.88.0.7", "fd00::7"}));
+}
+
+TEST(PodStatusTest, NotReadySandboxGivesNoIPs) {
+  Fixture f{makePod({"a"}), {}, {}};
+  auto sb = sandbox();
+  sb.state = runtime::SandboxState::kNotReady;
+  f.rt.sandboxes = {sb};
+  auto s = f.compute();
+  EXPECT_EQ(s.podIP, "");
+  EXPECT_TRUE(s.podIPs.empty());
+}
+
+TEST(SortPodIPsTest, PrimaryFamilyFollowsTheHostIP) {
+  struct Case {
+    std::vector<std::string> ips;
+    std::string hostIP;
+    std::vector<std::string> want;
+  };
+  std::vector<Case> cases = {
+      {{"10.0.0.1"}, "192.0.2.1", {"10.0.0.1"}},
+      {{"fd00::1", "10.0.0.1"}, "192.0.2.1", {"10.0.0.1", "fd00::1"}},
+      {{"10.0.0.1", "fd00::1"}, "2001:db8::1", {"fd00::1", "10.0.0.1"}},
+      {{"10.0.0.1", "10.0.0.2"}, "", {"10.0.0.1"}},
+      {{"fd00::1"}, "", {"fd00::1"}},
+      {{}, "192.0.2.1", {}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(sortPodIPs(c.ips, c.hostIP), c.want)
+        << testing::PrintToString(c.ips) << " " << c.hostIP;
+  }
+}
+
 }  // namespace
 }  // namespace agent::status

@@ -15,6 +15,7 @@
 #include "tests/fakeapi/api_errors.h"
 #include "tests/fakeapi/api_handler.h"
 #include "tests/fakeapi/authn.h"
+#include "tests/fakeapi/node_ipam.h"
 #include "tests/fakeapi/patch.h"
 #include "tests/fakeapi/pki.h"
 #include "tests/fakeapi/resource_store.h"
@@ -76,6 +77,7 @@ absl::StatusOr<SSL_CTX*> makeServerContext(const CertKeyPem& cert, const std::st
 FakeApiServer::FakeApiServer() = default;
 
 FakeApiServer::~FakeApiServer() {
+  ipam_.reset();
   if (server_) server_->stop();
   if (store_) store_->closeWatches();
   server_.reset();
@@ -108,6 +110,9 @@ absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::start(FakeApiServe
   s->adminToken_ = s->addToken(kAdminUser, {kMastersGroup});
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     RETURN_IF_ERROR(s->create("/api/v1/namespaces", json{{"metadata", {{"name", ns}}}}).status());
+  }
+  if (!opts.allocateNodeCidrs.empty()) {
+    ASSIGN_OR_RETURN(s->ipam_, NodeIpamController::start(*s->store_, opts.allocateNodeCidrs));
   }
   ASSIGN_OR_RETURN(SSL_CTX * ctx, makeServerContext(serving, s->pki_->caCertPem()));
   ApiHandler* handler = s->handler_.get();

@@ -28,6 +28,7 @@ class TokenAuthenticator;
 class ResourceStore;
 class ApiHandler;
 class TlsHttpServer;
+class NodeIpamController;
 
 struct FakeApiServerOptions {
   std::string bindAddress = "127.0.0.1";
@@ -48,6 +49,10 @@ struct FakeApiServerOptions {
   // ca.crt, created with the namespace as kube-controller-manager would
   // (service_account_admission.h). Off by default: pods are stored as sent.
   bool serviceAccountAdmission = false;
+  // kube-controller-manager's node IPAM (--allocate-node-cidrs --cluster-cidr=<this>):
+  // each Node gets a /24 of this IPv4 CIDR in spec.podCIDR(s) shortly after it is
+  // created, in a separate update (node_ipam.h). "": off, Nodes keep what they are sent.
+  std::string allocateNodeCidrs;
 };
 
 class FakeApiServer {
@@ -149,6 +154,7 @@ class FakeApiServer {
   std::unique_ptr<ApiHandler> handler_;
   std::unique_ptr<TlsHttpServer> server_;
   std::string adminToken_;
+  std::unique_ptr<NodeIpamController> ipam_;  // first to go: it writes to the store
 };
 
 }  // namespace cubelet::fakeapi

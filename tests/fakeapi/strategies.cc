@@ -68,7 +68,39 @@ void collectFromContainers(const json& spec, const std::string& resource,
   }
 }
 
+// v1 Node.spec.podCIDR is podCIDRs[0]; a client that sets only podCIDR gets podCIDRs
+// (Convert_v1_NodeSpec_To_core_NodeSpec and back).
+void syncNodePodCidrs(json& node) {
+  if (!node.contains("spec") || !node["spec"].is_object()) return;
+  json& spec = node["spec"];
+  const bool haveList =
+      spec.contains("podCIDRs") && spec["podCIDRs"].is_array() && !spec["podCIDRs"].empty();
+  if (haveList) {
+    spec["podCIDR"] = spec["podCIDRs"][0];
+  } else if (spec.contains("podCIDR") && spec["podCIDR"].is_string() &&
+             !spec["podCIDR"].get<std::string>().empty()) {
+    spec["podCIDRs"] = json::array({spec["podCIDR"]});
+  }
+}
+
+json nodePodCidrs(const json& node) {
+  return node.value("spec", json::object()).value("podCIDRs", json::array());
+}
+
 }  // namespace
+
+absl::Status validateUpdate(const ResourceInfo& r, const std::string& name, json& obj,
+                            const json& old) {
+  if (!(r.group.empty() && r.resource == "nodes")) return absl::OkStatus();
+  syncNodePodCidrs(obj);
+  const json before = nodePodCidrs(old);
+  if (!before.empty() && before != nodePodCidrs(obj)) {
+    return invalid(r, name,
+                   "spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "
+                   "\"\" to valid");
+  }
+  return absl::OkStatus();
+}
 
 std::set<std::string> podReferencedNames(const json& pod, const std::string& resource) {
   std::set<std::string> out;
@@ -163,6 +195,8 @@ absl::Status prepareForCreate(const ResourceInfo& r, json& obj, const WriteEnv& 
       }
     }
     obj["status"] = {{"loadBalancer", json::object()}};
+  } else if (r.group.empty() && r.resource == "nodes") {
+    syncNodePodCidrs(obj);
   } else if (r.group.empty() && r.resource == "namespaces") {
     obj["status"] = {{"phase", "Active"}};
   } else if (r.group.empty() && r.resource == "secrets") {

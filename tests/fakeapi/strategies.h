@@ -36,6 +36,13 @@ absl::Status prepareForCreate(const ResourceInfo& r, nlohmann::json& obj, const 
 void prepareForUpdate(const ResourceInfo& r, const std::string& subresource, nlohmann::json& obj,
                       const nlohmann::json& old);
 
+// Checks an update of the main resource or a subresource after prepareForUpdate, as
+// the kinds' ValidateUpdate do (the rules cubelet's paths meet): a Node's
+// spec.podCIDRs may only change from unset to set (ValidateNodeUpdate). Also keeps a
+// Node's spec.podCIDR and spec.podCIDRs in step, as the v1 conversion does.
+absl::Status validateUpdate(const ResourceInfo& r, const std::string& name, nlohmann::json& obj,
+                            const nlohmann::json& old);
+
 // The grace period a delete uses (podStrategy.CheckGracefulDelete), or nullopt when the
 // kind deletes at once.
 std::optional<int64_t> gracefulDeletePeriod(const ResourceInfo& r, const nlohmann::json& obj,

@@ -11,6 +11,8 @@ void ClusterTest::SetUp() {
   if (HasFatalFailure()) return;
   fakeapi::FakeApiServerOptions opts;
   opts.pkiDir = dir_ + "/pki";
+  // As a kubeadm cluster's controller-manager: the node gets a pod CIDR.
+  opts.allocateNodeCidrs = kClusterCidr;
   apiOptions(opts);
   auto api = fakeapi::FakeApiServer::start(opts);
   ASSERT_TRUE(api.ok()) << api.status();

@@ -17,9 +17,13 @@ namespace cubelet::testing {
 
 class ClusterTest : public AgentTest {
  protected:
+  // The fake API's node IPAM range (it-node gets 10.244.0.0/24); a fixture may turn
+  // it off in apiOptions() by clearing allocateNodeCidrs.
+  static constexpr char kClusterCidr[] = "10.244.0.0/16";
   void SetUp() override;
   void TearDown() override;
-  // Settings of the fake API server a fixture wants (admission plugins, limits).
+  // Settings of the fake API server a fixture wants (admission plugins, limits); the
+  // defaults above are already set.
   virtual void apiOptions(fakeapi::FakeApiServerOptions&) {}
 
   // Starts cubelet with --kubeconfig for system:node:it-node (client certificate)

@@ -7,6 +7,7 @@
 #include "agent/events/object_ref.h"
 #include "agent/health/pod_probes.h"
 #include "agent/node/node_ip.h"
+#include "agent/node/node_status.h"
 #include "agent/status/pod_status_compute.h"
 #include "core/atomic_file.h"
 #include "core/log.h"
@@ -83,6 +84,11 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   opts.clusterDNS = cfg.clusterDNS;
   opts.clusterDomain = cfg.clusterDomain;
   opts.hostResolvConf = readHostResolvConf(cfg.resolvConf);
+  // Host-network pods' IPs: the node's (both families of a dual-stack --node-ip).
+  opts.nodeIPs = {a->nodeIP_};
+  if (auto comma = cfg.nodeIP.find(','); comma != std::string::npos) {
+    opts.nodeIPs.push_back(cfg.nodeIP.substr(comma + 1));
+  }
   a->runtime_ = std::make_unique<runtime::RuntimeManager>(*a->cri_, *a->cri_, opts);
   a->hookRunner_ = std::make_unique<health::LifecycleHookRunner>(loop, *a->cri_);
   a->runtime_->setHookRunner(a->hookRunner_.get());
@@ -99,6 +105,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
         raw->recordContainerEvent(pod, container, e.warning, e.reason, e.message);
       });
   a->setUpProbes();
+  a->setUpNetwork();
   a->volumes_ =
       std::make_unique<volumes::PodVolumes>(loop, *a->pool_, cfg.rootDir, !cfg.kubeconfig.empty());
   if (!cfg.kubeconfig.empty()) {
@@ -119,6 +126,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
     hooks.runtimeFacts = [raw](std::function<void(node::RuntimeFacts)> done) {
       raw->gatherRuntimeFacts(std::move(done));
     };
+    hooks.podCidrsChanged = [raw](const std::vector<std::string>& cidrs) {
+      raw->podNetwork_->setNodePodCidrs(cidrs);
+    };
+    hooks.extraNodeErrors = [raw] { return raw->podNetwork_->nodeErrors(); };
     auto c = cluster::ClusterConnection::create(cfg, loop, *a->pool_, a->nodeIP_, kKubeletVersion,
                                                 std::move(hooks));
     if (!c.ok()) return c.status();
@@ -141,19 +152,9 @@ absl::Status Agent::start() {
   for (const std::string& dir : {cfg_.rootDir, cfg_.rootDir + "/pods", cfg_.podLogsDir}) {
     RETURN_IF_ERROR(core::mkdirAll(dir, 0750));
   }
-  // Pods without host networking need a CNI network; a network add-on's config wins.
-  network::CniConfigInput cni;
-  if (!cfg_.podCIDR.empty()) cni.podCidrs = {cfg_.podCIDR};
-  network::CniConfigResult cniResult;
-  if (absl::Status s = network::ensureCniConfig(cfg_.cniConfDir, cni, &cniResult); !s.ok()) {
-    LOG_WARNING << "CNI config in " << cfg_.cniConfDir << ": " << s.message()
-                << "; pods without hostNetwork will not start until networking is configured";
-  } else if (cniResult == network::CniConfigResult::kOwnedByAddon) {
-    LOG_INFO << "CNI config dir " << cfg_.cniConfDir
-             << " holds a network add-on's config; leaving networking to it";
-  } else if (cniResult == network::CniConfigResult::kWritten) {
-    LOG_INFO << "Wrote CNI config " << cfg_.cniConfDir << "/" << network::kCniConfigFile;
-  }
+  // The runtime's network readiness first: pods without hostNetwork wait for it.
+  networkReadiness_->start();
+  podNetwork_->start();
 
   if (!cfg_.staticPodPath.empty()) {
     fileSource_ = std::make_unique<sources::FileSource>(
@@ -229,7 +230,15 @@ void Agent::gatherRuntimeFacts(std::function<void(node::RuntimeFacts)> done) {
         }
         return f;
       },
-      std::move(done));
+      [this, done = std::move(done)](node::RuntimeFacts f) {
+        // The same answer gates the pods before the node reports it (Ready).
+        if (f.statusOk) {
+          node::RuntimeHealth health;
+          node::observeRuntime(health, f, loop_.wallNow());
+          networkReadiness_->observe(std::move(health.networkError));
+        }
+        done(std::move(f));
+      });
 }
 
 void Agent::recordContainerEvent(const api::Pod& pod, const std::string& container, bool warning,
@@ -276,6 +285,39 @@ void Agent::setUpProbes() {
         if (probe) f.gracePeriodSeconds = probe->terminationGracePeriodSeconds;
         return f;
       });
+}
+
+void Agent::setUpNetwork() {
+  cni::PodNetworkOptions no;
+  no.nodeName = cfg_.nodeName;
+  no.confDir = cfg_.cniConfDir;
+  no.binDir = cfg_.cniBinDir;
+  no.ipMasq = cfg_.cniIpMasq;
+  // --pod-cidr is for standalone mode; a cluster's Node carries the node's range.
+  no.fromNode = !cfg_.kubeconfig.empty();
+  no.podCidr = cfg_.podCIDR;
+  if (no.fromNode && !cfg_.podCIDR.empty()) {
+    LOG_WARNING << "--pod-cidr " << cfg_.podCIDR
+                << " is only used in standalone mode; the Node's spec.podCIDRs is used";
+  }
+  podNetwork_ = std::make_unique<cni::PodNetworkConfig>(loop_, *pool_, *cri_, no);
+  cni::NetworkReadinessOptions ro;
+  ro.fastInitial = std::chrono::milliseconds(200);
+  networkReadiness_ = std::make_unique<cni::NetworkReadiness>(loop_, *pool_, *cri_, ro);
+  workers_->requireNetworkStatus();
+  networkReadiness_->setOnChanged([this](const std::string& error) {
+    workers_->setNetworkStatus(error);
+    if (cluster_) cluster_->syncNodeStatus();
+  });
+  podNetwork_->setOnWarning([this](const std::string& reason, const std::string& message) {
+    events::EventRecorder& rec = cluster_ ? cluster_->events() : logOnlyEvents_;
+    rec.record(events::nodeRef(cfg_.nodeName), events::EventType::kWarning, reason, message);
+  });
+  podNetwork_->setOnChanged([this] {
+    // The runtime reloads its CNI config on its own; look again soon.
+    networkReadiness_->checkSoon();
+    if (cluster_) cluster_->syncNodeStatus();
+  });
 }
 
 void Agent::setUpVolumes() {

@@ -12,6 +12,8 @@
 #include "absl/status/statusor.h"
 #include "agent/api/pod_status.h"
 #include "agent/cluster/cluster_connection.h"
+#include "agent/cni/network_readiness.h"
+#include "agent/cni/pod_network_config.h"
 #include "agent/config/agent_config.h"
 #include "agent/health/cri_exec_runner.h"
 #include "agent/health/hook_runner.h"
@@ -63,6 +65,9 @@ class Agent {
                             const std::string& reason, const std::string& message);
   // Connects the volume manager to the pod workers, the API and the events.
   void setUpVolumes();
+  // Creates the CNI config owner and the network readiness check, and connects them
+  // to the pod workers, the node status and the events.
+  void setUpNetwork();
   // Once the runtime was listed and every source has its pods: removes the pod
   // directories of pods that no longer exist (deleted while the agent was down).
   void maybeCleanupOrphans();
@@ -79,6 +84,8 @@ class Agent {
   std::unique_ptr<probes::ProbeManager> probes_;
   std::unique_ptr<pods::PodWorkers> workers_;
   std::unique_ptr<volumes::PodVolumes> volumes_;
+  std::unique_ptr<cni::PodNetworkConfig> podNetwork_;
+  std::unique_ptr<cni::NetworkReadiness> networkReadiness_;
   bool staticPodsLoaded_ = false;
   bool orphansCleaned_ = false;
   std::unique_ptr<sources::FileSource> fileSource_;

@@ -24,6 +24,17 @@ absl::StatusOr<ApiPod> decodeApiPod(const nlohmann::json& j) {
   return out;
 }
 
+absl::StatusOr<NodeObject> decodeNodeObject(const nlohmann::json& j) {
+  NodeObject n;
+  std::string podCIDR;
+  core::JsonField root(j);
+  RETURN_IF_ERROR(core::decodeObject(root, "metadata", n.metadata));
+  RETURN_IF_ERROR(root["spec"].expectObject());
+  RETURN_IF_ERROR(core::decodeObject(root["spec"], "podCIDR", podCIDR, "podCIDRs", n.podCIDRs));
+  if (n.podCIDRs.empty() && !podCIDR.empty()) n.podCIDRs = {podCIDR};
+  return n;
+}
+
 ClusterConnection::ClusterConnection(const config::AgentConfig& cfg, core::EventLoop& loop,
                                      core::WorkerPool& pool, std::string nodeIP, Hooks hooks)
     : cfg_(cfg), loop_(loop), pool_(pool), nodeIP_(std::move(nodeIP)), hooks_(std::move(hooks)) {}
@@ -140,6 +151,7 @@ absl::Status ClusterConnection::connect() {
   no.updateFrequency = std::chrono::duration_cast<core::Duration>(cfg_.nodeStatusUpdateFrequency);
   no.reportFrequency = std::chrono::duration_cast<core::Duration>(cfg_.nodeStatusReportFrequency);
   node_ = std::make_unique<node::NodeStatusManager>(loop_, *client_, no, hooks_.runtimeFacts);
+  if (hooks_.extraNodeErrors) node_->setExtraErrorsSource(hooks_.extraNodeErrors);
 
   node::NodeLeaseOptions lo;
   lo.nodeName = cfg_.nodeName;
@@ -210,12 +222,18 @@ void ClusterConnection::startWatches() {
   kubeapi::ReflectorConfig nc;
   nc.collectionPath = "/api/v1/nodes";
   nc.fieldSelector = "metadata.name=" + cfg_.nodeName;
-  nodeObject_ = std::make_unique<kubeapi::Informer<api::ObjectMeta>>(
-      loop_, *client_, nc, [](const nlohmann::json& j) -> absl::StatusOr<api::ObjectMeta> {
-        api::ObjectMeta m;
-        RETURN_IF_ERROR(core::decodeObject(core::JsonField(j), "metadata", m));
-        return m;
-      });
+  // Its spec.podCIDRs are the pod network (kube-controller-manager's node IPAM sets
+  // them shortly after registration).
+  kubeapi::Informer<NodeObject>::Handlers nh;
+  auto nodeSeen = [this](const std::shared_ptr<const NodeObject>& n) {
+    if (hooks_.podCidrsChanged && n && !n->podCIDRs.empty()) hooks_.podCidrsChanged(n->podCIDRs);
+  };
+  nh.onAdd = nodeSeen;
+  nh.onUpdate = [nodeSeen](const auto& oldNode, const auto& newNode) {
+    if (!oldNode || oldNode->podCIDRs != newNode->podCIDRs) nodeSeen(newNode);
+  };
+  nodeObject_ =
+      std::make_unique<kubeapi::Informer<NodeObject>>(loop_, *client_, nc, decodeNodeObject, nh);
   pods_->start();
   services_->start();
   nodeObject_->start();
@@ -311,7 +329,7 @@ std::optional<pods::NodeAllocatable> ClusterConnection::allocatable() const {
   }
   a.maxPods = cfg_.maxPods;
   if (auto n = nodeObject_ ? nodeObject_->get(cfg_.nodeName) : nullptr) {
-    a.labels = n->labels;
+    a.labels = n->metadata.labels;
     return a;
   }
   // Until the Node is seen: the labels the agent registers it with.

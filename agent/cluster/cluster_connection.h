@@ -41,6 +41,14 @@ struct ApiPod {
 };
 absl::StatusOr<ApiPod> decodeApiPod(const nlohmann::json& j);
 
+// This node's Node as the node informer holds it: the labels nodeSelector admission
+// uses and the pod CIDRs the CNI config is written for.
+struct NodeObject {
+  api::ObjectMeta metadata;
+  std::vector<std::string> podCIDRs;  // spec.podCIDRs, or [spec.podCIDR] from older servers
+};
+absl::StatusOr<NodeObject> decodeNodeObject(const nlohmann::json& j);
+
 class ClusterConnection {
  public:
   struct Hooks {
@@ -53,6 +61,10 @@ class ClusterConnection {
                        const std::string& mirrorUid)>
         mirrorChanged;
     node::RuntimeFactsProvider runtimeFacts;
+    // The Node's pod CIDRs, when first seen and whenever they change.
+    std::function<void(const std::vector<std::string>& podCidrs)> podCidrsChanged;
+    // More causes of the node's NotReady (network plugin not ready, ...).
+    std::function<std::vector<std::string>()> extraNodeErrors;
   };
 
   // Reads the machine's facts and checks the kubeconfig files; connects in start().
@@ -81,6 +93,11 @@ class ClusterConnection {
   runtime::EnvSourcesPtr envSources(const api::Pod& pod);
   // The pod is gone: its watches are released.
   void podGone(const std::string& uid);
+  // Computes and sends the node status now (e.g. network readiness changed); a no-op
+  // until connected and registered.
+  void syncNodeStatus() {
+    if (node_) node_->syncNow();
+  }
   // The Node's allocatable, labels and maxPods, once its status was computed.
   std::optional<pods::NodeAllocatable> allocatable() const;
 
@@ -117,8 +134,8 @@ class ClusterConnection {
   events::LogOnlyEventRecorder logOnly_;
   std::unique_ptr<kubeapi::Informer<ApiPod>> pods_;
   std::unique_ptr<kubeapi::Informer<api::Service>> services_;
-  // This node's Node object (its metadata: the labels nodeSelector admission uses).
-  std::unique_ptr<kubeapi::Informer<api::ObjectMeta>> nodeObject_;
+  // This node's Node object.
+  std::unique_ptr<kubeapi::Informer<NodeObject>> nodeObject_;
   std::unique_ptr<kubeapi::ObjectWatches<api::ConfigMap>> configMaps_;
   std::unique_ptr<kubeapi::ObjectWatches<api::Secret>> secrets_;
   // What each pod holds watches on: uid -> (namespace, configmaps, secrets).

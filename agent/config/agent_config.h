@@ -98,6 +98,7 @@ struct AgentConfig {
   std::string podCIDR;                          // --pod-cidr / podCIDR
   std::string cniConfDir = "/etc/cni/net.d";    // --cni-conf-dir (dockershim-era flag)
   std::string cniBinDir = "/opt/cni/bin";       // --cni-bin-dir (dockershim-era flag)
+  bool cniIpMasq = true;  // cubelet: --cni-ip-masq (the bridge's ipMasq, as kubenet's)
 
   // The agent's servers.
   bool enableServer = true;  // --enable-server / enableServer

@@ -30,7 +30,9 @@ struct PodWorkers::Worker {
   bool terminated = false;                    // onTerminated_ was called
   std::string terminalReason;                 // the agent ended the pod (DeadlineExceeded)
   std::string terminalMessage;
-  core::TimerPtr deadline;  // activeDeadlineSeconds
+  core::TimerPtr deadline;          // activeDeadlineSeconds
+  bool networkBlocked = false;      // waits for the runtime's network
+  std::string networkEventMessage;  // the last NetworkNotReady event's message
 };
 
 namespace {
@@ -64,6 +66,9 @@ std::optional<core::WallTime> parseRfc3339(const std::string& s) {
 }
 
 constexpr char kDeadlineExceeded[] = "DeadlineExceeded";
+// The kubelet's NetworkNotReadyErrorMsg and event reason (events.NetworkNotReady).
+constexpr char kNetworkNotReadyErrorMsg[] = "network is not ready";
+constexpr char kNetworkNotReady[] = "NetworkNotReady";
 
 }  // namespace
 
@@ -320,6 +325,13 @@ void PodWorkers::sync(Worker& w) {
   for (size_t i : actions.containersToStart) {
     if (admitStart(w, pod.spec.containers[i])) starts.push_back({i, false});
   }
+  if ((actions.createSandbox || !starts.empty()) && !networkAllows(w)) {
+    // The runtime's network is not ready: setNetworkStatus resyncs the pod.
+    actions.createSandbox = false;
+    actions.nextInitContainer.reset();
+    actions.containersToStart.clear();
+    starts.clear();
+  }
   ::volumes::PodMountsPtr mounts;
   if (volumes_ && (actions.createSandbox || !starts.empty())) {
     mounts = volumes_(w.uid);
@@ -339,6 +351,38 @@ void PodWorkers::sync(Worker& w) {
     return;
   }
   dispatchSync(w, std::move(actions), std::move(starts), std::move(mounts));
+}
+
+bool PodWorkers::networkAllows(Worker& w) {
+  w.networkBlocked = false;
+  if (!networkGated_ || w.pod->spec.hostNetwork) return true;
+  if (networkKnown_ && networkError_.empty()) {
+    w.networkEventMessage.clear();
+    return true;
+  }
+  w.networkBlocked = true;
+  if (!networkKnown_) return false;  // the first Status answer is on its way
+  std::string message = std::string(kNetworkNotReadyErrorMsg) + ": " + networkError_;
+  if (w.networkEventMessage != message) {
+    w.networkEventMessage = message;
+    VLOG(2) << "pod " << podDesc(*w.pod) << ": " << message;
+    emit(*w.pod, "", true, kNetworkNotReady, message);
+  }
+  return false;
+}
+
+void PodWorkers::setNetworkStatus(std::string error) {
+  bool wasReady = networkKnown_ && networkError_.empty();
+  networkKnown_ = true;
+  networkError_ = std::move(error);
+  bool ready = networkError_.empty();
+  if (ready && wasReady) return;
+  // Waiting pods start now; with a new error they get its event.
+  std::vector<std::string> blocked;
+  for (const auto& [uid, w] : pods_) {
+    if (w->networkBlocked) blocked.push_back(uid);
+  }
+  for (const auto& uid : blocked) resync(uid);
 }
 
 void PodWorkers::dispatchSync(Worker& w, runtime::PodActions actions,

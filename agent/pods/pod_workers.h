@@ -89,6 +89,13 @@ class PodWorkers {
   void setVolumes(std::function<::volumes::PodMountsPtr(const std::string& uid)> f) {
     volumes_ = std::move(f);
   }
+  // Gates pods without hostNetwork on the runtime's network, as the kubelet's syncPod
+  // does: while it is not ready such a pod gets no sandbox and no container start
+  // (running containers are left alone) and a NetworkNotReady Warning event once per
+  // distinct error. After requireNetworkStatus() they wait silently until the first
+  // setNetworkStatus(); "" there means ready, and the waiting pods sync at once.
+  void requireNetworkStatus() { networkGated_ = true; }
+  void setNetworkStatus(std::string error);
   // Called when the worker of a pod is dropped: no source wants it and the
   // runtime holds nothing of it any more (its volumes may go now).
   void setOnPodRemoved(std::function<void(const std::string& uid)> cb) {
@@ -151,6 +158,12 @@ class PodWorkers {
   std::function<::volumes::PodMountsPtr(const std::string&)> volumes_;
   std::function<void(const std::string&)> onRemoved_;
   std::function<void()> onFirstRelist_;
+  bool networkGated_ = false;  // requireNetworkStatus() was called
+  bool networkKnown_ = false;  // setNetworkStatus() was called since
+  std::string networkError_;   // "" = ready
+  // False (and the pod's event recorded) while `w` may not start anything for lack of
+  // a network.
+  bool networkAllows(Worker& w);
   runtime::ProbeVerdict verdict_;
   EventSink events_;
   void emit(const api::Pod& pod, const std::string& container, bool warning, std::string reason,

@@ -130,6 +130,21 @@ TEST(ParseCommandLine, AcceptsDockershimEraFlags) {
   EXPECT_EQ(cfg.cniBinDir, "/tmp/bin");
 }
 
+TEST(ParseCommandLine, CniIpMasqIsACubeletBoolDefaultingToTrue) {
+  AgentConfig defaults;
+  EXPECT_TRUE(defaults.cniIpMasq);
+  auto cl = parse({"--cni-ip-masq=false"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_THAT(cl->warnings, IsEmpty());
+  AgentConfig cfg;
+  ASSERT_TRUE(applyFlags(*cl, cfg).ok());
+  EXPECT_FALSE(cfg.cniIpMasq);
+  auto bad = parse({"--cni-ip-masq=maybe"});
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_FALSE(applyFlags(*bad, cfg).ok());
+  EXPECT_THAT(flagsUsage(), HasSubstr("--cni-ip-masq"));
+}
+
 TEST(ParseCommandLine, HelpStopsParsingAndVersionIsReported) {
   for (std::vector<std::string_view> args :
        {std::vector<std::string_view>{"-h"}, {"--help"}, {"--v=2", "--help", "--bogus"}}) {

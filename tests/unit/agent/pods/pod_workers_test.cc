@@ -144,5 +144,39 @@ TEST_F(PodWorkersTest, PodTerminalInTheApiIsNeverStarted) {
   EXPECT_EQ(cri_->callCount("CreateContainer"), 0);
 }
 
+TEST_F(PodWorkersTest, NetworkNotReadyHoldsPodsWithoutHostNetwork) {
+  std::vector<std::pair<std::string, runtime::ContainerEvent>> events;
+  workers_->setEventSink(
+      [&](const api::Pod& p, const std::string&, const runtime::ContainerEvent& e) {
+        events.push_back({p.metadata.uid, e});
+      });
+  workers_->requireNetworkStatus();
+  workers_->setDesiredPods({pod("n1"), pod("h1", {{"hostNetwork", true}})});
+  // Until the first readiness answer only host-network pods start, silently.
+  ASSERT_TRUE(runUntil([&] { return running("h1"); }));
+  EXPECT_EQ(cri_->sandboxIds().size(), 1u);
+
+  const std::string err = "container runtime network not ready: NetworkReady=false";
+  workers_->setNetworkStatus(err);
+  workers_->resync("n1");  // a second sync does not repeat the event
+  ASSERT_TRUE(runUntil([&] { return !events.empty(); }));
+  runUntil([] { return false; }, 300ms);
+  std::vector<std::string> networkEvents;
+  for (const auto& [uid, e] : events) {
+    if (e.reason != "NetworkNotReady") continue;
+    EXPECT_EQ(uid, "n1");
+    EXPECT_TRUE(e.warning);
+    networkEvents.push_back(e.message);
+  }
+  EXPECT_EQ(networkEvents, std::vector<std::string>{"network is not ready: " + err});
+  EXPECT_EQ(cri_->sandboxIds().size(), 1u);
+  EXPECT_FALSE(running("n1"));
+
+  // Ready: the held pod starts without waiting for a resync.
+  workers_->setNetworkStatus("");
+  ASSERT_TRUE(runUntil([&] { return running("n1"); }, 3s));
+  EXPECT_EQ(cri_->sandboxIds().size(), 2u);
+}
+
 }  // namespace
 }  // namespace agent::pods

@@ -285,7 +285,7 @@ nsenter --target "$HOLDER" --mount --net -- "$CUBELET" \
   --root-dir "$RUN/root" \
   --pod-logs-dir "$LOGS/pods" \
   --container-logs-link-dir "$LOGS/containers" \
-  --cni-conf-dir "$CTRD/cni/net.d" \
+  --cni-conf-dir "$CTRD/cni/net.d" --cni-bin-dir /usr/lib/cni \
   --hostname-override "$NODE" \
   --read-only-port "$PORT" \
   --healthz-port 10248 \

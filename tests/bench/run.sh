@@ -236,7 +236,7 @@ start_cubelet() {
     --root-dir "$dir/root" \
     --pod-logs-dir "$dir/pods" \
     --container-logs-link-dir "$dir/containers" \
-    --cni-conf-dir "$CTRD/cni/net.d" \
+    --cni-conf-dir "$CTRD/cni/net.d" --cni-bin-dir /usr/lib/cni \
     --hostname-override "$NODE" \
     --node-ip 127.0.0.1 \
     --read-only-port "$PORT" \

@@ -82,6 +82,11 @@ TEST_F(Cluster, RegistersNodeReadyWithLeaseAndRunsAnApiPod) {
     for (const auto& e : api_->list("/api/v1/namespaces/default/events")) {
       if (e["involvedObject"].value("name", "") != "web") continue;
       EXPECT_EQ(e["source"].value("component", ""), "kubelet");
+      // The pod itself gets only the kubelet's warning that no --cluster-dns is set.
+      if (e["involvedObject"].value("fieldPath", "").empty()) {
+        EXPECT_EQ(e.value("reason", ""), "MissingClusterDNS");
+        continue;
+      }
       EXPECT_EQ(e["involvedObject"].value("fieldPath", ""), "spec.containers{main}");
       reasons.insert(e.value("reason", ""));
     }

@@ -72,6 +72,8 @@ absl::Status CubeletProcess::start() {
       "--pod-logs-dir=" + podLogsDir(),
       "--container-logs-link-dir=" + linkDir(),
       "--cni-conf-dir=" + containerd().cniConfDir(),
+      // Where the private containerd's CNI plugins are (scripts/containerd.sh).
+      "--cni-bin-dir=/usr/lib/cni",
       "--hostname-override=" + nodeName_,
       "--node-ip=127.0.0.1",
       "--address=127.0.0.1",

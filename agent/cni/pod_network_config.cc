@@ -170,7 +170,12 @@ void PodNetworkConfig::onApplied(Result r) {
     }
   }
   if (changed && onChanged_) onChanged_();
-  if (pending_) apply();
+  if (pending_) {
+    apply();
+  } else if (opts_.recheckInterval.count() > 0) {
+    if (!recheck_) recheck_ = loop_.createTimer([this] { apply(); });
+    recheck_->enableTimer(opts_.recheckInterval);
+  }
 }
 
 void PodNetworkConfig::setError(std::string reason, std::string error) {

@@ -39,6 +39,9 @@ struct PodNetworkOptions {
   std::string podCidr;  // standalone: --pod-cidr, "a" or "a,b"; "" = kDefaultPodCidr
   core::Duration retryInitial = std::chrono::milliseconds(500);  // UpdateRuntimeConfig
   core::Duration retryMax = std::chrono::seconds(30);
+  // How often the dir, the plugins and the host's networks are looked at again: an
+  // add-on installed later takes over, a removed conflist comes back (0 = never).
+  core::Duration recheckInterval = std::chrono::seconds(10);
   // The host's networks the pod CIDRs must not overlap; network::hostNetworks by default.
   std::function<std::vector<network::HostNetwork>()> hostNetworks;
 };
@@ -94,6 +97,7 @@ class PodNetworkConfig {
   std::string runtimeCidr_;
   core::ExponentialBackoff retryBackoff_;
   core::TimerPtr retry_;
+  core::TimerPtr recheck_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

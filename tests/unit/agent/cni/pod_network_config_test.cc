@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -173,6 +174,27 @@ TEST_F(PodNetworkConfigTest, AddonConfigLeavesTheNetworkToTheAddon) {
   EXPECT_TRUE(warnings_.empty());
   // The runtime still learns the node's CIDR, as the kubelet always tells it.
   EXPECT_EQ(cri_->podCidr(), "10.244.3.0/24");
+}
+
+TEST_F(PodNetworkConfigTest, AddonInstalledLaterTakesOverAndOursReturnsWhenItGoes) {
+  make(false, "10.77.0.0/16");
+  config_->start();
+  loop_.runPending();
+  ASSERT_TRUE(haveOurFile());
+  // An add-on's DaemonSet writes its config while cubelet runs: the next look sees it.
+  ASSERT_TRUE(core::writeFileAtomic(confDir_ + "/10-calico.conflist", "{}\n", 0644).ok());
+  loop_.advance(9s);
+  EXPECT_TRUE(haveOurFile());
+  loop_.advance(1s);
+  loop_.runPending();
+  EXPECT_FALSE(haveOurFile());
+  EXPECT_EQ(config_->error(), "");
+  // Someone removes the add-on again: ours comes back, the runtime is not told again.
+  ASSERT_EQ(::unlink((confDir_ + "/10-calico.conflist").c_str()), 0);
+  loop_.advance(10s);
+  loop_.runPending();
+  EXPECT_EQ(subnets(), std::vector<std::string>{"10.77.0.0/16"});
+  EXPECT_EQ(cri_->callCount("UpdateRuntimeConfig"), 1);
 }
 
 TEST_F(PodNetworkConfigTest, InvalidCidrRemovesTheConfigAndWarnsOnce) {

@@ -83,24 +83,6 @@ class NetworkFixture : public Base {
     this->cubelet_.reset();
   }
 
-  // The id of the running container `container` of the pod whose runtime name is
-  // `podName`; fails the test after a minute.
-  std::string runningContainer(const std::string& podName, const std::string& container = "main") {
-    std::string id;
-    pollUntil(
-        [&] {
-          for (const auto& c : this->containersOf(podName)) {
-            if (c.metadata().name() == container && c.state() == runtime::v1::CONTAINER_RUNNING) {
-              id = c.id();
-            }
-          }
-          return !id.empty();
-        },
-        60s);
-    EXPECT_FALSE(id.empty()) << "no running container " << container << " in " << podName;
-    return id;
-  }
-
   // Runs `script` in the container until its stdout contains `want`.
   ExecResult waitForOutput(const std::string& id, const std::string& script,
                            const std::string& want, std::chrono::milliseconds timeout = 20s) {

@@ -61,24 +61,6 @@ class VolumeFixture : public Base {
     Base::TearDown();
   }
 
-  // The id of the running container `container` of the pod whose runtime name
-  // (the CRI pod-name label) is `podName`; fails the test after a minute.
-  std::string runningContainer(const std::string& podName, const std::string& container) {
-    std::string id;
-    pollUntil(
-        [&] {
-          for (const auto& c : this->containersOf(podName)) {
-            if (c.metadata().name() == container && c.state() == runtime::v1::CONTAINER_RUNNING) {
-              id = c.id();
-            }
-          }
-          return !id.empty();
-        },
-        60s);
-    EXPECT_FALSE(id.empty()) << "no running container " << container << " in " << podName;
-    return id;
-  }
-
   // Polls `sh -c script` in the container until its trimmed stdout is `want`.
   ExecResult waitForOutput(const std::string& id, const std::string& script,
                            const std::string& want, std::chrono::milliseconds timeout = 10s) {

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "agent/runtime/labels.h"
+#include "tests/support/volume_checks.h"
 
 namespace cubelet::testing {
 
@@ -80,6 +81,22 @@ std::string podManifest(const std::string& name, const std::string& command,
          "\nspec:\n  restartPolicy: " + restartPolicy + "\n  terminationGracePeriodSeconds: 2\n" +
          extraSpec + "  containers:\n  - name: main\n    image: " + kBusyboxImage +
          "\n    command: [\"sh\", \"-c\", \"" + command + "\"]\n";
+}
+
+std::string AgentTest::runningContainer(const std::string& podName, const std::string& container) {
+  std::string id;
+  pollUntil(
+      [&] {
+        for (const auto& c : containersOf(podName)) {
+          if (c.metadata().name() == container && c.state() == runtime::v1::CONTAINER_RUNNING) {
+            id = c.id();
+          }
+        }
+        return !id.empty();
+      },
+      std::chrono::seconds(60));
+  EXPECT_FALSE(id.empty()) << "no running container " << container << " in " << podName;
+  return id;
 }
 
 }  // namespace cubelet::testing

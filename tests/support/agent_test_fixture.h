@@ -26,6 +26,9 @@ class AgentTest : public ::testing::Test {
   // The runtime's containers of a pod (by the pod's full name `<name>-<node>`).
   std::vector<runtime::v1::Container> containersOf(const std::string& podName);
   std::vector<runtime::v1::PodSandbox> sandboxesOf(const std::string& podName);
+  // The id of the running container `container` of the pod whose runtime name is
+  // `podName`; fails the test (and returns "") after a minute.
+  std::string runningContainer(const std::string& podName, const std::string& container = "main");
   // Removes every sandbox (and with it every container) from the runtime.
   void cleanRuntime();
 

@@ -10,7 +10,7 @@ PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libsystemd-dev libseccomp-dev
   libabsl-dev libgtest-dev libgmock-dev libmicrohttpd-dev libssl-dev
   # runtime parts the tests and the demo start
-  containerd runc containernetworking-plugins busybox-static iproute2 iptables
+  containerd runc containernetworking-plugins busybox-static iproute2 iptables dbus-daemon
   # the demo's table
   curl jq
 )

@@ -370,7 +370,7 @@ class RuntimeImpl final : public v1::RuntimeService::Service {
     std::lock_guard lock(st_->mu);
     auto it = st_->containers.find(req->container_id());
     if (it == st_->containers.end()) return notFound("container", req->container_id());
-    fillStats(it->first, it->second, resp->mutable_stats());
+    fillStats(*st_, it->first, it->second, resp->mutable_stats());
     return grpc::Status::OK;
   }
 
@@ -385,7 +385,7 @@ class RuntimeImpl final : public v1::RuntimeService::Service {
       if (!f.id().empty() && f.id() != id) continue;
       if (!f.pod_sandbox_id().empty() && f.pod_sandbox_id() != c.sandboxId) continue;
       if (!selected(c.config.labels(), f.label_selector())) continue;
-      fillStats(id, c, resp->add_stats());
+      fillStats(*st_, id, c, resp->add_stats());
     }
     return grpc::Status::OK;
   }
@@ -407,17 +407,30 @@ class RuntimeImpl final : public v1::RuntimeService::Service {
     c.reason = "Error";
   }
 
-  static void fillStats(const std::string& id, const FakeCriServer::Container& c,
+  static void fillStats(const State& st, const std::string& id, const FakeCriServer::Container& c,
                         v1::ContainerStats* out) {
+    FakeCriServer::StatsValues values;
+    if (auto it = st.stats.find(id); it != st.stats.end()) values = it->second;
     out->mutable_attributes()->set_id(id);
     *out->mutable_attributes()->mutable_metadata() = c.config.metadata();
     *out->mutable_attributes()->mutable_labels() = c.config.labels();
     *out->mutable_attributes()->mutable_annotations() = c.config.annotations();
     int64_t now = nowNanos();
     out->mutable_cpu()->set_timestamp(now);
-    out->mutable_cpu()->mutable_usage_core_nano_seconds()->set_value(1000000);
+    out->mutable_cpu()->mutable_usage_core_nano_seconds()->set_value(
+        values.cpuUsageCoreNanoSeconds);
     out->mutable_memory()->set_timestamp(now);
-    out->mutable_memory()->mutable_working_set_bytes()->set_value(1 << 20);
+    out->mutable_memory()->mutable_working_set_bytes()->set_value(values.memoryWorkingSetBytes);
+    if (values.memoryUsageBytes) {
+      out->mutable_memory()->mutable_usage_bytes()->set_value(values.memoryUsageBytes);
+    }
+    if (values.writableLayerBytes || values.writableLayerInodes) {
+      v1::FilesystemUsage* fs = out->mutable_writable_layer();
+      fs->set_timestamp(now);
+      fs->mutable_fs_id()->set_mountpoint(st.imageFsMountpoint);
+      fs->mutable_used_bytes()->set_value(values.writableLayerBytes);
+      fs->mutable_inodes_used()->set_value(values.writableLayerInodes);
+    }
   }
 
   std::shared_ptr<State> st_;
@@ -480,7 +493,7 @@ class ImageImpl final : public v1::ImageService::Service {
     for (const auto& [id, image] : st_->images) used += image.size();
     v1::FilesystemUsage* fs = resp->add_image_filesystems();
     fs->set_timestamp(nowNanos());
-    fs->mutable_fs_id()->set_mountpoint("/var/lib/fake-cri");
+    fs->mutable_fs_id()->set_mountpoint(st_->imageFsMountpoint);
     fs->mutable_used_bytes()->set_value(used);
     fs->mutable_inodes_used()->set_value(st_->images.size());
     return grpc::Status::OK;
@@ -576,6 +589,16 @@ void FakeCriServer::exitContainer(const std::string& id, int exitCode, const std
   it->second.finishedAt = nowNanos();
   it->second.exitCode = exitCode;
   it->second.reason = reason;
+}
+
+void FakeCriServer::setContainerStats(const std::string& id, StatsValues values) {
+  std::lock_guard lock(state_->mu);
+  state_->stats[id] = values;
+}
+
+void FakeCriServer::setImageFsMountpoint(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  state_->imageFsMountpoint = path;
 }
 
 std::optional<v1::PodSandboxConfig> FakeCriServer::sandboxConfig(const std::string& id) const {

@@ -56,6 +56,19 @@ class FakeCriServer {
   // The container's process ended (it is EXITED with this code and reason).
   void exitContainer(const std::string& id, int exitCode, const std::string& reason);
 
+  // What ContainerStats/ListContainerStats report for a container (defaults: 1 ms
+  // of CPU, 1 MiB working set, no writable layer figures).
+  struct StatsValues {
+    uint64_t cpuUsageCoreNanoSeconds = 1000000;
+    uint64_t memoryWorkingSetBytes = 1 << 20;
+    uint64_t memoryUsageBytes = 0;    // 0: not reported
+    uint64_t writableLayerBytes = 0;  // 0 with inodes 0: no writable_layer
+    uint64_t writableLayerInodes = 0;
+  };
+  void setContainerStats(const std::string& id, StatsValues values);
+  // ImageFsInfo's fs_id.mountpoint (default "/var/lib/fake-cri").
+  void setImageFsMountpoint(const std::string& path);
+
   std::optional<runtime::v1::PodSandboxConfig> sandboxConfig(const std::string& id) const;
   std::optional<runtime::v1::ContainerConfig> containerConfig(const std::string& id) const;
   std::optional<runtime::v1::LinuxContainerResources> containerResources(
@@ -98,6 +111,8 @@ class FakeCriServer {
     ExecSyncHandler execSync;
     bool runtimeReady = true, networkReady = true;
     std::string podCidr;
+    std::map<std::string, StatsValues> stats;  // by container id
+    std::string imageFsMountpoint = "/var/lib/fake-cri";
     uint64_t nextId = 1;
     bool stopping = false;
   };

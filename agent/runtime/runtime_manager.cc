@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "agent/cm/pod_resources.h"
 #include "agent/events/event_reasons.h"
 #include "agent/runtime/container_config.h"
 #include "agent/runtime/etc_hosts.h"
@@ -417,6 +418,9 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   auto config = makeContainerConfig(pod, c, ctx, &envWarnings);
   for (const auto& w : envWarnings) warnings->push_back(w.reason + ": " + w.message);
   if (!config.ok()) return fail(kCreateContainerConfigError, config.status());
+  // generateLinuxContainerResources: requests and limits, OOM score adjust, memory QoS.
+  *config->mutable_linux()->mutable_resources() =
+      cm::linuxContainerResources(pod, c, opts_.resources);
   auto id = runtime_.createContainer(sandboxId, *config, sandboxConfig);
   if (!id.ok()) return fail(kCreateContainerError, id.status());
   r.events.push_back({false, "Created", "Created container " + c.name});
@@ -547,6 +551,22 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
       return res;
     }
     sandboxConfig = std::move(*config);
+  }
+
+  // The kubelet's syncPod makes the pod's cgroup (and updates the QoS tiers) before
+  // the sandbox that goes into it.
+  if (a.createSandbox && opts_.ensurePodCgroup) {
+    if (absl::Status s = opts_.ensurePodCgroup(req.pod); !s.ok()) {
+      std::string err(s.message());
+      LOG_WARNING << "pod " << formatPod(pod) << ": unable to ensure pod container exists: " << err;
+      res.sandboxError = "failed to ensure that the pod: " + pod.metadata.uid +
+                         " cgroups exist and are correctly applied: " + err;
+      res.events.push_back({"",
+                            {true, std::string(events::reasons::kFailedToCreatePodContainer),
+                             "unable to ensure pod container exists: " + err}});
+      res.fresh = getPodStatus(pod.metadata.uid).value_or(req.status);
+      return res;
+    }
   }
 
   if (a.createSandbox) {

@@ -2,9 +2,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "agent/api/pod.h"
+#include "agent/cm/pod_resources.h"
 #include "network/dns.h"
 
 namespace agent::runtime {
@@ -23,6 +28,15 @@ struct RuntimeOptions {
   // mount and downward API; empty = the API sources' host IPs.
   std::vector<std::string> nodeIPs;
   std::string cgroupParent;  // the sandbox's parent cgroup ("" = the runtime's default)
+  // What containers' and sandboxes' LinuxContainerResources are computed with.
+  cm::ContainerResourceOptions resources;
+  // The sandbox's cgroup_parent per pod (cm::PodCgroups::parentFor); unset = cgroupParent.
+  // Called on worker-pool threads.
+  std::function<std::string(const api::Pod&)> podCgroupParent;
+  // Makes the pod's cgroup before its sandbox is created (cm::PodCgroups::ensureBlocking),
+  // blocking the calling worker-pool thread; an error fails the sandbox creation (the
+  // kubelet's FailedCreatePodContainer). Unset = nothing to make.
+  std::function<absl::Status(const std::shared_ptr<const api::Pod>&)> ensurePodCgroup;
 };
 
 }  // namespace agent::runtime

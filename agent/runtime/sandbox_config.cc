@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "agent/cm/pod_resources.h"
 #include "agent/runtime/labels.h"
 #include "core/log.h"
 
@@ -116,7 +117,12 @@ absl::StatusOr<::runtime::v1::PodSandboxConfig> makeSandboxConfig(
   for (const auto& [k, v] : pod.metadata.annotations) (*c.mutable_annotations())[k] = v;
 
   auto* lx = c.mutable_linux();
-  if (!opts.cgroupParent.empty()) lx->set_cgroup_parent(opts.cgroupParent);
+  std::string parent = opts.podCgroupParent ? opts.podCgroupParent(pod) : opts.cgroupParent;
+  if (!parent.empty()) lx->set_cgroup_parent(parent);
+  // The kubelet's applySandboxResources: the pod's requests and limits without
+  // overhead, and the overhead itself (none: the typed pod has no spec.overhead).
+  *lx->mutable_resources() = cm::sandboxLinuxResources(pod, opts.resources);
+  lx->mutable_overhead();
   setNamespaceOptions(pod, lx->mutable_security_context()->mutable_namespace_options());
   return c;
 }

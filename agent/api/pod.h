@@ -329,6 +329,14 @@ struct PodReadinessGate {
   std::string conditionType{};
 };
 
+struct Toleration {
+  std::string key{};
+  std::string operator_{};  // JSON "operator": "Equal" (also when empty) or "Exists"
+  std::string value{};
+  std::string effect{};  // empty: every effect
+  std::optional<int64_t> tolerationSeconds{};
+};
+
 struct PodSpec {
   std::vector<Volume> volumes{};
   std::vector<Container> initContainers{};
@@ -354,6 +362,7 @@ struct PodSpec {
   std::optional<int32_t> priority{};
   std::optional<PodDNSConfig> dnsConfig{};
   std::vector<PodReadinessGate> readinessGates{};
+  std::vector<Toleration> tolerations{};
   std::optional<std::string> runtimeClassName{};
   std::optional<bool> enableServiceLinks{};  // Defaulted to true.
   std::optional<bool> setHostnameAsFQDN{};

@@ -295,6 +295,11 @@ absl::Status decodeJson(const JsonField& f, PodReadinessGate& out) {
   return decodeObject(f, "conditionType", out.conditionType);
 }
 
+absl::Status decodeJson(const JsonField& f, Toleration& out) {
+  return decodeObject(f, "key", out.key, "operator", out.operator_, "value", out.value, "effect",
+                      out.effect, "tolerationSeconds", out.tolerationSeconds);
+}
+
 absl::Status decodeJson(const JsonField& f, PodSpec& out) {
   RETURN_IF_ERROR(decodeObject(
       f, "volumes", out.volumes, "initContainers", out.initContainers, "containers", out.containers,
@@ -306,9 +311,9 @@ absl::Status decodeJson(const JsonField& f, PodSpec& out) {
       out.hostIPC, "shareProcessNamespace", out.shareProcessNamespace, "securityContext",
       out.securityContext, "hostname", out.hostname, "subdomain", out.subdomain, "hostAliases",
       out.hostAliases, "priorityClassName", out.priorityClassName, "priority", out.priority,
-      "dnsConfig", out.dnsConfig, "readinessGates", out.readinessGates, "runtimeClassName",
-      out.runtimeClassName, "enableServiceLinks", out.enableServiceLinks, "setHostnameAsFQDN",
-      out.setHostnameAsFQDN));
+      "dnsConfig", out.dnsConfig, "readinessGates", out.readinessGates, "tolerations",
+      out.tolerations, "runtimeClassName", out.runtimeClassName, "enableServiceLinks",
+      out.enableServiceLinks, "setHostnameAsFQDN", out.setHostnameAsFQDN));
   // imagePullSecrets: [{"name": "..."}]; API validation let empty names through once,
   // and the kubelet ignores them.
   JsonField pullSecrets = f["imagePullSecrets"];

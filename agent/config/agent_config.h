@@ -88,6 +88,19 @@ struct AgentConfig {
       {"nodefs.inodesFree", "5%"},
   };                                                           // --eviction-hard / evictionHard
   std::vector<std::string> enforceNodeAllocatable = {"pods"};  // --enforce-node-allocatable
+  // Soft thresholds need a grace period each; minimum reclaim is per signal.
+  std::map<std::string, std::string> evictionSoft;             // --eviction-soft
+  std::map<std::string, std::string> evictionSoftGracePeriod;  // --eviction-soft-grace-period
+  std::map<std::string, std::string> evictionMinimumReclaim;   // --eviction-minimum-reclaim
+  Duration evictionPressureTransitionPeriod =
+      std::chrono::minutes(5);            // --eviction-pressure-transition-period
+  int32_t evictionMaxPodGracePeriod = 0;  // --eviction-max-pod-grace-period (seconds)
+  bool cpuCFSQuota = true;                // --cpu-cfs-quota / cpuCFSQuota
+  Duration cpuCFSQuotaPeriod = std::chrono::milliseconds(100);  // --cpu-cfs-quota-period
+  double memoryThrottlingFactor = 0.9;       // memoryThrottlingFactor (memory QoS memory.high)
+  int32_t imageGCHighThresholdPercent = 85;  // --image-gc-high-threshold
+  int32_t imageGCLowThresholdPercent = 80;   // --image-gc-low-threshold
+  Duration imageMinimumGCAge = std::chrono::minutes(2);  // --minimum-image-ttl-duration
   int64_t podPidsLimit = -1;  // --pod-max-pids / podPidsLimit (-1: no pod limit)
   int32_t maxPods = 110;      // --max-pods / maxPods
 

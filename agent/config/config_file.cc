@@ -136,6 +136,16 @@ absl::Status podPidsLimitField(const JsonField& f, FieldContext& c) {
   return absl::OkStatus();
 }
 
+absl::Status memoryThrottlingFactorField(const JsonField& f, FieldContext& c) {
+  if (!f.isSet()) return absl::OkStatus();
+  double v = 0;
+  RETURN_IF_ERROR(f.get(v));
+  if (v <= 0 || v > 1)
+    return f.error(text::cat("must be greater than 0 and at most 1, got ", std::to_string(v)));
+  c.cfg.memoryThrottlingFactor = v;
+  return absl::OkStatus();
+}
+
 absl::Status nodeStatusUpdateField(const JsonField& f, FieldContext& c) {
   Duration d(0);
   RETURN_IF_ERROR(decodeDuration(f, d, false));
@@ -249,6 +259,8 @@ constexpr auto kImplementedFields = std::to_array<ConfigField>({
     {"clusterDNS", replaceField<&AgentConfig::clusterDNS>},
     {"clusterDomain", stringField<&AgentConfig::clusterDomain>},
     {"containerRuntimeEndpoint", stringField<&AgentConfig::containerRuntimeEndpoint>},
+    {"cpuCFSQuota", boolField<&AgentConfig::cpuCFSQuota>},
+    {"cpuCFSQuotaPeriod", durationField<&AgentConfig::cpuCFSQuotaPeriod, true>},
     {"crashLoopBackOff", crashLoopBackOffField},
     {"enableDebuggingHandlers", boolField<&AgentConfig::enableDebuggingHandlers>},
     {"enableServer", boolField<&AgentConfig::enableServer>},
@@ -256,17 +268,27 @@ constexpr auto kImplementedFields = std::to_array<ConfigField>({
     {"eventBurst", int32Field<&AgentConfig::eventBurst, true>},
     {"eventRecordQPS", int32Field<&AgentConfig::eventRecordQPS, false>},
     {"evictionHard", replaceField<&AgentConfig::evictionHard>},
+    {"evictionMaxPodGracePeriod", int32Field<&AgentConfig::evictionMaxPodGracePeriod, false>},
+    {"evictionMinimumReclaim", replaceField<&AgentConfig::evictionMinimumReclaim>},
+    {"evictionPressureTransitionPeriod",
+     durationField<&AgentConfig::evictionPressureTransitionPeriod, true>},
+    {"evictionSoft", replaceField<&AgentConfig::evictionSoft>},
+    {"evictionSoftGracePeriod", replaceField<&AgentConfig::evictionSoftGracePeriod>},
     {"failSwapOn", boolField<&AgentConfig::failSwapOn>},
     {"featureGates", replaceField<&AgentConfig::featureGates>},
     {"fileCheckFrequency", durationField<&AgentConfig::fileCheckFrequency, true>},
     {"healthzBindAddress", stringField<&AgentConfig::healthzBindAddress>},
     {"healthzPort", int32Field<&AgentConfig::healthzPort, false>},
+    {"imageGCHighThresholdPercent", int32Field<&AgentConfig::imageGCHighThresholdPercent, false>},
+    {"imageGCLowThresholdPercent", int32Field<&AgentConfig::imageGCLowThresholdPercent, false>},
+    {"imageMinimumGCAge", durationField<&AgentConfig::imageMinimumGCAge, true>},
     {"imageServiceEndpoint", stringField<&AgentConfig::imageServiceEndpoint>},
     {"kubeAPIBurst", int32Field<&AgentConfig::kubeAPIBurst, true>},
     {"kubeAPIQPS", int32Field<&AgentConfig::kubeAPIQPS, false>},
     {"kubeReserved", replaceField<&AgentConfig::kubeReserved>},
     {"logging", loggingField},
     {"maxPods", int32Field<&AgentConfig::maxPods, true>},
+    {"memoryThrottlingFactor", memoryThrottlingFactorField},
     {"nodeLeaseDurationSeconds", int32Field<&AgentConfig::nodeLeaseDurationSeconds, true>},
     {"nodeStatusReportFrequency", nodeStatusReportField},
     {"nodeStatusUpdateFrequency", nodeStatusUpdateField},

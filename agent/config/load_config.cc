@@ -137,6 +137,29 @@ absl::Status finalize(AgentConfig& cfg, std::vector<std::string>& warnings) {
     return invalid("thread count", "--worker-threads",
                    text::cat(cfg.workerThreads, " must be at least 1"));
   }
+  RETURN_IF_ERROR(checkNonNegative(cfg.evictionMaxPodGracePeriod,
+                                   "--eviction-max-pod-grace-period / evictionMaxPodGracePeriod"));
+  // The kubelet's ValidateKubeletConfiguration ranges.
+  for (auto [v, names] : {std::pair{cfg.imageGCHighThresholdPercent,
+                                    "--image-gc-high-threshold / imageGCHighThresholdPercent"},
+                          std::pair{cfg.imageGCLowThresholdPercent,
+                                    "--image-gc-low-threshold / imageGCLowThresholdPercent"}}) {
+    if (v < 0 || v > 100) {
+      return invalid("percentage", names, text::cat(v, " must be between 0 and 100"));
+    }
+  }
+  if (cfg.imageGCLowThresholdPercent >= cfg.imageGCHighThresholdPercent &&
+      cfg.imageGCHighThresholdPercent != 100) {
+    return invalid(
+        "percentage", "--image-gc-low-threshold / imageGCLowThresholdPercent",
+        text::cat(cfg.imageGCLowThresholdPercent, " must be less than imageGCHighThresholdPercent ",
+                  cfg.imageGCHighThresholdPercent));
+  }
+  if (cfg.cpuCFSQuotaPeriod < std::chrono::milliseconds(1) ||
+      cfg.cpuCFSQuotaPeriod > std::chrono::seconds(1)) {
+    return invalid("CFS quota period", "--cpu-cfs-quota-period / cpuCFSQuotaPeriod",
+                   text::cat(formatDuration(cfg.cpuCFSQuotaPeriod), " must be between 1ms and 1s"));
+  }
   if (cfg.crashLoopBackOffBase.count() <= 0) {
     return invalid("backoff", "--crash-loop-backoff-base", "must be positive");
   }

@@ -51,9 +51,7 @@ TEST(ConfigFile, LoadsKubeadmGeneratedConfigWithWarnings) {
     ASSERT_TRUE(s.ok()) << s;
     EXPECT_THAT(warnings,
                 UnorderedElementsAre(unimplemented(path, "cpuManagerReconcilePeriod"),
-                                     unimplemented(path, "evictionPressureTransitionPeriod"),
                                      unimplemented(path, "httpCheckFrequency"),
-                                     unimplemented(path, "imageMinimumGCAge"),
                                      unimplemented(path, "logging.flushFrequency"),
                                      unimplemented(path, "logging.options"),
                                      unimplemented(path, "memorySwap"),
@@ -257,7 +255,7 @@ TEST(ConfigFile, EveryWarningNamesAKubeletField) {
   // A few fields from each era of the v1beta1 API, all accepted.
   Loaded l = load(kHeader +
                   "enableContentionProfiling: true\nshowHiddenMetricsForVersion: '1.30'\n"
-                  "memoryThrottlingFactor: 0.8\nfailCgroupV1: false\n"
+                  "seccompDefault: true\nfailCgroupV1: false\n"
                   "podHousekeepingPeriod: 2s\nuserNamespaces: {idsPerPod: 65536}\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
   EXPECT_EQ(l.warnings.size(), 6u);

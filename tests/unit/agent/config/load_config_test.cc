@@ -100,7 +100,7 @@ TEST_F(LoadConfigTest, KubeadmStartsCubeletWithItsFiles) {
   EXPECT_EQ(c.staticPodPath, "/etc/kubernetes/manifests");
   EXPECT_EQ(c.cgroupDriver, "systemd");
   EXPECT_EQ(c.nodeIP, "10.0.0.5");
-  EXPECT_EQ(r->warnings.size(), 9u);
+  EXPECT_EQ(r->warnings.size(), 7u);
   EXPECT_THAT(r->warnings, Contains(HasSubstr("field \"memorySwap\" is not implemented")));
 }
 
@@ -176,6 +176,41 @@ TEST_F(LoadConfigTest, UnimplementedFlagsWarnAndUnknownFlagsFail) {
   EXPECT_EQ(bad.status().message(), "unknown flag: --frobnicate");
 }
 
+TEST_F(LoadConfigTest, ResourceAndEvictionSettingsFromFileAndFlags) {
+  std::string file = writeFile("res.yaml",
+                               "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                               "kind: KubeletConfiguration\n"
+                               "cpuCFSQuota: false\n"
+                               "cpuCFSQuotaPeriod: 50ms\n"
+                               "memoryThrottlingFactor: 0.8\n"
+                               "evictionSoft: {memory.available: 500Mi}\n"
+                               "evictionSoftGracePeriod: {memory.available: 1m30s}\n"
+                               "evictionPressureTransitionPeriod: 30s\n"
+                               "imageGCHighThresholdPercent: 90\n");
+  auto r = run({"--config=" + file, "--eviction-minimum-reclaim=memory.available=0.5Gi",
+                "--eviction-max-pod-grace-period=20", "--image-gc-low-threshold=70"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  const AgentConfig& c = r->config;
+  EXPECT_FALSE(c.cpuCFSQuota);
+  EXPECT_EQ(c.cpuCFSQuotaPeriod, std::chrono::milliseconds(50));
+  EXPECT_DOUBLE_EQ(c.memoryThrottlingFactor, 0.8);
+  EXPECT_EQ(c.evictionSoft.at("memory.available"), "500Mi");
+  EXPECT_EQ(c.evictionSoftGracePeriod.at("memory.available"), "1m30s");
+  EXPECT_EQ(c.evictionMinimumReclaim.at("memory.available"), "0.5Gi");
+  EXPECT_EQ(c.evictionPressureTransitionPeriod, std::chrono::seconds(30));
+  EXPECT_EQ(c.evictionMaxPodGracePeriod, 20);
+  EXPECT_EQ(c.imageGCHighThresholdPercent, 90);
+  EXPECT_EQ(c.imageGCLowThresholdPercent, 70);
+
+  std::string bad = writeFile("bad-factor.yaml",
+                              "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                              "kind: KubeletConfiguration\nmemoryThrottlingFactor: 1.5\n");
+  auto e = run({"--config=" + bad});
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(std::string(e.status().message()),
+              HasSubstr("memoryThrottlingFactor: must be greater than 0 and at most 1"));
+}
+
 TEST_F(LoadConfigTest, InvalidMergedValuesAreErrors) {
   std::string badFile = writeFile("bad.yaml",
                                   "apiVersion: kubelet.config.k8s.io/v1beta1\n"
@@ -201,6 +236,12 @@ TEST_F(LoadConfigTest, InvalidMergedValuesAreErrors) {
       {{"--worker-threads=0"}, "--worker-threads"},
       {{"--crash-loop-backoff-base=0s"}, "--crash-loop-backoff-base): must be positive"},
       {{"--crash-loop-backoff-base=10m"}, "exceeds the maximum restart period 5m0s"},
+      {{"--image-gc-high-threshold=101"},
+       "(--image-gc-high-threshold / "
+       "imageGCHighThresholdPercent): 101 must be between"},
+      {{"--image-gc-low-threshold=90"}, "90 must be less than imageGCHighThresholdPercent 85"},
+      {{"--cpu-cfs-quota-period=2s"}, "(--cpu-cfs-quota-period / cpuCFSQuotaPeriod): 2s must be"},
+      {{"--eviction-max-pod-grace-period=-1"}, "--eviction-max-pod-grace-period"},
   };
   for (const Case& c : cases) {
     auto r = run(c.args);

@@ -30,9 +30,10 @@ struct PodWorkers::Worker {
   bool terminated = false;                    // onTerminated_ was called
   std::string terminalReason;                 // the agent ended the pod (DeadlineExceeded)
   std::string terminalMessage;
-  core::TimerPtr deadline;          // activeDeadlineSeconds
-  bool networkBlocked = false;      // waits for the runtime's network
-  std::string networkEventMessage;  // the last NetworkNotReady event's message
+  std::optional<int64_t> graceOverride;  // terminate(): at most this long
+  core::TimerPtr deadline;               // activeDeadlineSeconds
+  bool networkBlocked = false;           // waits for the runtime's network
+  std::string networkEventMessage;       // the last NetworkNotReady event's message
 };
 
 namespace {
@@ -172,6 +173,24 @@ void PodWorkers::setSourcesReady(bool ready) {
 void PodWorkers::resync(const std::string& uid) {
   auto it = pods_.find(uid);
   if (it != pods_.end()) sync(*it->second);
+}
+
+bool PodWorkers::terminate(const std::string& uid, std::string reason, std::string message,
+                           int64_t gracePeriodSeconds) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end() || !it->second->pod) return false;
+  Worker& w = *it->second;
+  if (!w.terminalReason.empty() || w.terminated) return false;
+  LOG_INFO << "Pod " << podDesc(*w.pod) << " (" << uid << ") ended by the agent: " << reason << ": "
+           << message;
+  w.terminalReason = std::move(reason);
+  w.terminalMessage = std::move(message);
+  w.graceOverride = std::max<int64_t>(0, gracePeriodSeconds);
+  if (w.deadline) w.deadline->disableTimer();
+  if (onChanged_) onChanged_(uid);
+  it = pods_.find(uid);
+  if (it != pods_.end()) sync(*it->second);
+  return true;
 }
 
 bool PodWorkers::isTerminating(const Worker& w) const {
@@ -430,6 +449,7 @@ void PodWorkers::dispatchKill(Worker& w, bool remove) {
     LOG_INFO << "Pod " << w.runtime.namespace_ << "/" << w.runtime.name << " (" << w.uid
              << ") is in the runtime but no source wants it; removing it";
   }
+  if (w.graceOverride) grace = std::min(grace, *w.graceOverride);
   req->gracePeriodSeconds = grace;
   std::string uid = w.uid;
   auto alive = alive_;

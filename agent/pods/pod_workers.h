@@ -71,6 +71,12 @@ class PodWorkers {
   void setEventSink(EventSink sink) { events_ = std::move(sink); }
   // Syncs the pod again now (e.g. a ConfigMap it waits for appeared).
   void resync(const std::string& uid);
+  // The agent ends a pod for good (eviction, node shutdown): its containers are
+  // killed within `gracePeriodSeconds` (at most the pod's own), and the pod is
+  // reported Failed with `reason` and `message`. False for an unknown pod or one
+  // already terminating for another reason.
+  bool terminate(const std::string& uid, std::string reason, std::string message,
+                 int64_t gracePeriodSeconds);
   // Where a sync gets the API objects its containers' environment and image
   // pulls need; without one, pods get none (standalone mode).
   void setEnvSourcesProvider(std::function<runtime::EnvSourcesPtr(const api::Pod&)> f) {

@@ -135,6 +135,23 @@ TEST_F(PodWorkersTest, ActiveDeadlineEndsThePod) {
   EXPECT_FALSE(v.runtime->hasRunningContainer());
 }
 
+TEST_F(PodWorkersTest, TerminateEndsThePodWithinTheGivenGracePeriod) {
+  workers_->setDesiredPods({pod("e1", {{"terminationGracePeriodSeconds", 30}})});
+  ASSERT_TRUE(runUntil([&] { return running("e1"); }));
+  EXPECT_FALSE(workers_->terminate("nope", "Evicted", "x", 0));
+  ASSERT_TRUE(workers_->terminate("e1", "Evicted", "The node was low on resource: memory. ", 5));
+  // A second reason does not replace the first.
+  EXPECT_FALSE(workers_->terminate("e1", "Terminated", "y", 0));
+  ASSERT_TRUE(runUntil([&] { return !terminated_.empty(); }, 15s));
+  PodView v = view("e1");
+  EXPECT_EQ(v.terminalReason, "Evicted");
+  EXPECT_EQ(v.terminalMessage, "The node was low on resource: memory. ");
+  EXPECT_FALSE(v.runtime->hasRunningContainer());
+  auto stops = cri_->stopCalls();
+  ASSERT_FALSE(stops.empty());
+  for (const auto& s : stops) EXPECT_EQ(s.second, 5) << s.first;
+}
+
 TEST_F(PodWorkersTest, PodTerminalInTheApiIsNeverStarted) {
   auto p = std::make_shared<api::Pod>(*pod("u3"));
   p->statusPhase = "Succeeded";

@@ -89,6 +89,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   if (auto comma = cfg.nodeIP.find(','); comma != std::string::npos) {
     opts.nodeIPs.push_back(cfg.nodeIP.substr(comma + 1));
   }
+  RETURN_IF_ERROR(a->setUpCgroups(opts));
   a->runtime_ = std::make_unique<runtime::RuntimeManager>(*a->cri_, *a->cri_, opts);
   a->hookRunner_ = std::make_unique<health::LifecycleHookRunner>(loop, *a->cri_);
   a->runtime_->setHookRunner(a->hookRunner_.get());
@@ -129,7 +130,14 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
     hooks.podCidrsChanged = [raw](const std::vector<std::string>& cidrs) {
       raw->podNetwork_->setNodePodCidrs(cidrs);
     };
-    hooks.extraNodeErrors = [raw] { return raw->podNetwork_->nodeErrors(); };
+    hooks.extraNodeErrors = [raw] {
+      std::vector<std::string> errors = raw->podNetwork_->nodeErrors();
+      if (absl::Status s = raw->shutdown_->shutdownStatus(); !s.ok()) {
+        errors.emplace_back(s.message());
+      }
+      return errors;
+    };
+    hooks.pressure = [raw] { return raw->eviction_->pressure(); };
     auto c = cluster::ClusterConnection::create(cfg, loop, *a->pool_, a->nodeIP_, kKubeletVersion,
                                                 std::move(hooks));
     if (!c.ok()) return c.status();
@@ -141,10 +149,13 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   }
   a->workers_->setOnPodTerminated([raw](const std::string& uid) {
     raw->volumes_->terminated(uid);
+    raw->podTerminated(uid);
     if (!raw->cluster_) return;
     if (auto* sm = raw->cluster_->statusManager()) sm->markTerminated(uid);
   });
   a->setUpVolumes();
+  RETURN_IF_ERROR(a->setUpEviction());
+  a->setUpShutdown();
   return a;
 }
 
@@ -170,6 +181,7 @@ absl::Status Agent::start() {
     LOG_INFO << "No staticPodPath: no static pods";
     staticPodsLoaded_ = true;
   }
+  startResources();
   workers_->start(core::Duration(1000));
   if (cluster_) cluster_->start();
   return startServers();
@@ -200,6 +212,8 @@ absl::Status Agent::startServers() {
     readOnly_->handle("/pods", [this](const server::HttpRequest&) {
       return server::HttpResponse{200, "application/json", podList().dump(), {}};
     });
+    readOnly_->handle("/stats/summary",
+                      [this](const server::HttpRequest&) { return statsSummary(); });
   }
   return absl::OkStatus();
 }
@@ -327,7 +341,14 @@ void Agent::setUpVolumes() {
         if (auto pod = workers_->pod(uid)) recordContainerEvent(*pod, "", true, reason, message);
       });
   workers_->setVolumes([this](const std::string& uid) { return volumes_->mountsIfReady(uid); });
-  workers_->setOnPodRemoved([this](const std::string& uid) { volumes_->gone(uid); });
+  workers_->setOnPodRemoved([this](const std::string& uid) {
+    volumes_->gone(uid);
+    finalStatus_.erase(uid);
+    // The pod's sandboxes are gone: its cgroup goes too (the kubelet's cleanup).
+    podCgroups_->remove(uid, [uid](absl::Status s) {
+      if (!s.ok()) LOG_WARNING << "pod " << uid << " cgroup: " << s.message();
+    });
+  });
   workers_->setOnFirstRelist([this] { maybeCleanupOrphans(); });
   if (cluster_) {
     volumes_->setApiClient([this] { return cluster_->apiClient(); });
@@ -345,6 +366,9 @@ void Agent::maybeCleanupOrphans() {
     if (v.pod) keep.insert(v.pod->metadata.uid);
   });
   volumes_->cleanupOrphans(keep);
+  podCgroups_->cleanupOrphans(keep, [](absl::Status s) {
+    if (!s.ok()) LOG_WARNING << "orphaned pod cgroups: " << s.message();
+  });
 }
 
 void Agent::rebuildDesired() {
@@ -408,7 +432,8 @@ bool Agent::admit(const api::Pod& pod, const std::vector<const api::Pod*>& activ
   pods::NodeAllocatable node;
   node.maxPods = cfg_.maxPods;
   if (auto a = cluster_->allocatable()) node = *a;
-  auto rejection = pods::admitPod(pod, active, node);
+  auto rejection = admitResources(pod);
+  if (!rejection) rejection = pods::admitPod(pod, active, node);
   if (!rejection) return true;
   LOG_WARNING << "Pod " << pod.metadata.namespace_ << "/" << pod.metadata.name
               << " rejected: " << rejection->reason << ": " << rejection->message;
@@ -487,6 +512,9 @@ void Agent::onPodChanged(const std::string& uid) {
         if (!c.state.terminated || c.state.terminated->exitCode != 0) allSucceeded = false;
       }
       next.phase = allSucceeded ? "Succeeded" : "Failed";
+    }
+    if (auto f = finalStatus_.find(uid); f != finalStatus_.end() && !v.terminalReason.empty()) {
+      f->second(next);
     }
     if (!in.previous || in.previous->phase != next.phase) {
       LOG_INFO << "Pod " << v.pod->metadata.namespace_ << "/" << v.pod->metadata.name << " phase "

@@ -12,17 +12,24 @@
 #include "absl/status/statusor.h"
 #include "agent/api/pod_status.h"
 #include "agent/cluster/cluster_connection.h"
+#include "agent/cm/pod_cgroups.h"
+#include "agent/cm/qos_cgroups.h"
 #include "agent/cni/network_readiness.h"
 #include "agent/cni/pod_network_config.h"
 #include "agent/config/agent_config.h"
+#include "agent/eviction/eviction_manager.h"
 #include "agent/health/cri_exec_runner.h"
 #include "agent/health/hook_runner.h"
 #include "agent/pods/admission.h"
 #include "agent/pods/pod_workers.h"
 #include "agent/runtime/runtime_manager.h"
 #include "agent/server/http_server.h"
+#include "agent/shutdown/shutdown_manager.h"
 #include "agent/sources/file_source.h"
+#include "agent/stats/stats_provider.h"
 #include "agent/volumes/pod_volumes.h"
+#include "cgroups/cgroup_manager.h"
+#include "core/dbus_connection.h"
 #include "core/event_loop.h"
 #include "core/worker_pool.h"
 #include "cri/grpc_runtime_client.h"
@@ -71,6 +78,25 @@ class Agent {
   // Once the runtime was listed and every source has its pods: removes the pod
   // directories of pods that no longer exist (deleted while the agent was down).
   void maybeCleanupOrphans();
+  // agent_resources.cc: the cgroup manager for this host and --cgroup-driver, the QoS
+  // and pod cgroups, and what the runtime needs of them (into `opts`).
+  absl::Status setUpCgroups(runtime::RuntimeOptions& opts);
+  // The stats provider and the eviction manager (thresholds from the config).
+  absl::Status setUpEviction();
+  // The node shutdown manager (inert unless shutdownGracePeriod is set).
+  void setUpShutdown();
+  void startResources();
+  // The pods that hold resources: wanted, not terminating or terminated.
+  std::vector<std::shared_ptr<const api::Pod>> activePodPtrs() const;
+  // Ends a pod for good (eviction, node shutdown): killed within `gracePeriodSeconds`,
+  // its final status passed through `finalStatus`; `done` once it is stopped.
+  void terminatePod(const std::string& uid, const std::string& reason, const std::string& message,
+                    int64_t gracePeriodSeconds, std::function<void(api::PodStatus&)> finalStatus,
+                    std::function<void(absl::Status)> done);
+  void podTerminated(const std::string& uid);
+  // The eviction and shutdown admit handlers.
+  std::optional<pods::Rejection> admitResources(const api::Pod& pod) const;
+  server::HttpResponse statsSummary() const;
 
   config::AgentConfig cfg_;
   core::EventLoop& loop_;
@@ -97,6 +123,18 @@ class Agent {
   sources::PodSet staticPods_;
   std::set<std::string> admitted_;                   // API pod UIDs allowed to run
   std::map<std::string, pods::Rejection> rejected_;  // API pod UIDs refused, and why
+  // Resources (agent_resources.cc). The bus outlives what uses it.
+  std::unique_ptr<core::DbusConnection> systemBus_;
+  cgroups::CgroupManagerPtr cgroups_;
+  std::unique_ptr<cm::QosCgroups> qos_;
+  std::unique_ptr<cm::PodCgroups> podCgroups_;
+  std::unique_ptr<stats::StatsProvider> stats_;
+  std::shared_ptr<const stats::Summary> summary_;  // the latest collected
+  std::unique_ptr<eviction::EvictionManager> eviction_;
+  std::unique_ptr<shutdown::ShutdownManager> shutdown_;
+  // Pods the agent ended: their final status, and who waits for them to stop.
+  std::map<std::string, std::function<void(api::PodStatus&)>> finalStatus_;
+  std::map<std::string, std::vector<std::function<void(absl::Status)>>> terminationWaiters_;
 };
 
 }  // namespace agent

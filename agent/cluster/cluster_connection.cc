@@ -152,6 +152,7 @@ absl::Status ClusterConnection::connect() {
   no.reportFrequency = std::chrono::duration_cast<core::Duration>(cfg_.nodeStatusReportFrequency);
   node_ = std::make_unique<node::NodeStatusManager>(loop_, *client_, no, hooks_.runtimeFacts);
   if (hooks_.extraNodeErrors) node_->setExtraErrorsSource(hooks_.extraNodeErrors);
+  if (hooks_.pressure) node_->setPressureSource(hooks_.pressure);
 
   node::NodeLeaseOptions lo;
   lo.nodeName = cfg_.nodeName;

@@ -65,6 +65,8 @@ class ClusterConnection {
     std::function<void(const std::vector<std::string>& podCidrs)> podCidrsChanged;
     // More causes of the node's NotReady (network plugin not ready, ...).
     std::function<std::vector<std::string>()> extraNodeErrors;
+    // The node's MemoryPressure / DiskPressure / PIDPressure (the eviction manager).
+    std::function<node::PressureFlags()> pressure;
   };
 
   // Reads the machine's facts and checks the kubeconfig files; connects in start().

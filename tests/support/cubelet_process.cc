@@ -159,23 +159,29 @@ void CubeletProcess::removeManifest(const std::string& name) {
   std::filesystem::remove(manifestDir() + "/" + name);
 }
 
-absl::StatusOr<nlohmann::json> CubeletProcess::pods() {
+absl::StatusOr<std::string> CubeletProcess::get(const std::string& path) {
   CURL* curl = curl_easy_init();
   std::string body;
-  std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/pods";
+  std::string url = "http://127.0.0.1:" + std::to_string(port_) + path;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, appendBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(curl);
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_cleanup(curl);
   if (rc != CURLE_OK) return absl::UnavailableError(curl_easy_strerror(rc));
-  if (code != 200) return absl::InternalError("GET /pods: HTTP " + std::to_string(code));
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded()) return absl::InternalError("GET /pods: not JSON: " + body);
+  if (code != 200) return absl::InternalError("GET " + path + ": HTTP " + std::to_string(code));
+  return body;
+}
+
+absl::StatusOr<nlohmann::json> CubeletProcess::pods() {
+  auto body = get("/pods");
+  if (!body.ok()) return body.status();
+  auto j = nlohmann::json::parse(*body, nullptr, false);
+  if (j.is_discarded()) return absl::InternalError("GET /pods: not JSON: " + *body);
   return j;
 }
 

@@ -41,6 +41,8 @@ class CubeletProcess {
   void writeManifest(const std::string& name, const std::string& yaml);
   void removeManifest(const std::string& name);
 
+  // GET `path` on the read-only port: the body of a 200 answer.
+  absl::StatusOr<std::string> get(const std::string& path);
   // GET /pods on the read-only port.
   absl::StatusOr<nlohmann::json> pods();
   // The pod named `<name>-<node>` from /pods, or nullopt.

@@ -8,6 +8,7 @@
 #include "agent/cm/node_allocatable.h"
 #include "agent/events/object_ref.h"
 #include "agent/eviction/thresholds.h"
+#include "agent/gc/image_gc.h"
 #include "agent/shutdown/logind_inhibitor.h"
 #include "agent/stats/eviction_observations.h"
 #include "agent/stats/summary_json.h"
@@ -188,6 +189,20 @@ absl::Status Agent::setUpEviction() {
       if (v.runtime && v.runtime->uid == uid && v.runtime->hasRunningContainer()) clean = false;
     });
     return clean;
+  };
+  // Under disk pressure the kubelet first removes unused images (imageGC); dead
+  // containers' removal (containerGC) is not done yet.
+  deps.deleteUnusedImages = [this](eviction::EvictionManagerDeps::Done done) {
+    core::runOnPool(
+        *pool_, loop_,
+        [cri = cri_.get()]() -> absl::Status {
+          auto r = gc::deleteUnusedImages(*cri, *cri);
+          if (!r.ok()) return r.status();
+          LOG_INFO << "image GC: freed " << r->bytesFreed << " bytes in " << r->removed.size()
+                   << " images";
+          return absl::OkStatus();
+        },
+        std::move(done));
   };
   deps.recordEvent = [this](const api::Pod* pod, std::string_view reason, std::string_view message,
                             const std::map<std::string, std::string>&) {

@@ -81,6 +81,10 @@ absl::Status CubeletProcess::start() {
       "--healthz-port=0",
       "--file-check-frequency=1s",
       "--crash-loop-backoff-base=1s",
+      // No eviction thresholds: a build machine's nearly full disk must not turn into
+      // DiskPressure (refused pods, and image GC of images no registry can give back).
+      // Tests of eviction pass their own --eviction-hard, merged into this empty set.
+      "--eviction-hard=",
       "--v=2",
   };
   args.insert(args.end(), extraFlags_.begin(), extraFlags_.end());

@@ -137,7 +137,10 @@ TEST_F(PodCgroupsRuntimeTest, EachQosClass) {
         containerId = id;
     }
     ASSERT_FALSE(containerId.empty()) << c.name;
-    const auto& r = cri_->containerConfig(containerId)->linux().resources();
+    // containerConfig returns a copy: keep it alive while `r` refers into it.
+    const auto config = cri_->containerConfig(containerId);
+    ASSERT_TRUE(config) << c.name;
+    const auto& r = config->linux().resources();
     EXPECT_EQ(r.cpu_shares(), c.want.shares) << c.name;
     EXPECT_EQ(r.cpu_quota(), c.want.quota) << c.name;
     EXPECT_EQ(r.cpu_period(), 100000) << c.name;

@@ -280,6 +280,22 @@ uint64_t workingSetBytes(uint64_t memoryCurrent, const MemoryStat& stat) {
   return memoryCurrent > stat.inactiveFile ? memoryCurrent - stat.inactiveFile : 0;
 }
 
+absl::StatusOr<uint64_t> readCpuacctUsage(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::string text, readIn(dir, "cpuacct.usage"));
+  return parseSingleValue(text, dir + "/cpuacct.usage");
+}
+
+absl::StatusOr<uint64_t> readMemoryUsageInBytes(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::string text, readIn(dir, "memory.usage_in_bytes"));
+  return parseSingleValue(text, dir + "/memory.usage_in_bytes");
+}
+
+uint64_t v1WorkingSetBytes(uint64_t usageInBytes, const MemoryStat& stat) {
+  auto it = stat.all.find("total_inactive_file");
+  uint64_t inactive = it == stat.all.end() ? 0 : it->second;
+  return usageInBytes > inactive ? usageInBytes - inactive : 0;
+}
+
 absl::StatusOr<CgroupStats> readCgroupStats(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return core::errnoStatus(errno, absl::StrCat("stat ", dir));

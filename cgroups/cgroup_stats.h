@@ -116,6 +116,14 @@ absl::StatusOr<PressureStats> readPressure(const std::string& dir, const std::st
 // setMemoryStats on cgroup v2).
 uint64_t workingSetBytes(uint64_t memoryCurrent, const MemoryStat& stat);
 
+// cgroup v1: the cpuacct hierarchy's cpuacct.usage (ns) and the memory hierarchy's
+// memory.usage_in_bytes; memory.stat there is read with readMemoryStat (its
+// total_* lines count the cgroup's descendants too).
+absl::StatusOr<uint64_t> readCpuacctUsage(const std::string& dir);
+absl::StatusOr<uint64_t> readMemoryUsageInBytes(const std::string& dir);
+// cadvisor's v1 working set: usage - total_inactive_file, floored at 0.
+uint64_t v1WorkingSetBytes(uint64_t usageInBytes, const MemoryStat& stat);
+
 // Everything readable for one cgroup; a member is empty when its file is absent.
 struct CgroupStats {
   std::optional<CpuStat> cpu;

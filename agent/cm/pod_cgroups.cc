@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_join.h"
 #include "agent/cm/pod_resources.h"
+#include "cgroups/cgroup_version.h"
 #include "core/log.h"
 
 namespace agent::cm {
@@ -59,7 +60,10 @@ PodCgroups::PodCgroups(core::EventLoop& loop, cgroups::CgroupManager& manager, Q
       qos_(qos),
       opts_(std::move(opts)),
       activePods_(std::move(activePods)),
-      listDir_(listDir ? std::move(listDir) : ListDir(readDirNames)) {}
+      listDir_(listDir ? std::move(listDir) : ListDir(readDirNames)),
+      // The v1 manager spreads a cgroup over every hierarchy, so no path() names it; it
+      // lists the children itself.
+      v1_(dynamic_cast<const cgroups::LegacyCgroupManager*>(&manager)) {}
 
 PodCgroups::~PodCgroups() { *alive_ = false; }
 
@@ -67,12 +71,15 @@ bool PodCgroups::active() const {
   return opts_.cgroupsPerQOS && qos_ != nullptr && manager_.managesCgroups();
 }
 
+bool PodCgroups::removesOnly() const { return opts_.cgroupsPerQOS && !manager_.managesCgroups(); }
+
 void PodCgroups::start(Done done) {
   if (!active()) {
     if (!manager_.managesCgroups()) {
       LOG_INFO << "cgroups are not managed by cubelet on this host (" << manager_.driver()
                << " driver): no pod, QoS or node allocatable cgroups; the runtime creates the "
-                  "pods' parent cgroups and applies container limits";
+                  "pods' parent cgroups and applies container limits, cubelet removes the pod "
+                  "cgroups once their pods are gone";
     }
     done(absl::OkStatus());
     return;
@@ -157,8 +164,43 @@ absl::Status PodCgroups::ensureBlocking(std::shared_ptr<const api::Pod> pod,
   return f.get();
 }
 
-void PodCgroups::remove(const std::string& uid, Done done) {
+void PodCgroups::update(std::shared_ptr<const api::Pod> pod, const cgroups::ResourceConfig& rc,
+                        Done done) {
   if (!active()) {
+    done(absl::OkStatus());
+    return;
+  }
+  cgroups::CgroupName name = nameFor(*pod);
+  manager_.update(name, rc, [name, done = std::move(done)](absl::Status s) {
+    if (s.ok()) return done(s);
+    done(absl::Status(s.code(), "failed to set cgroup config for " + goName(name) + " : " +
+                                    std::string(s.message())));
+  });
+}
+
+absl::Status PodCgroups::updateBlocking(std::shared_ptr<const api::Pod> pod,
+                                        const cgroups::ResourceConfig& rc, core::Duration timeout) {
+  if (loop_.isLoopThread()) {
+    return absl::InternalError("updateBlocking called on the event loop thread");
+  }
+  auto result = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> f = result->get_future();
+  loop_.post([this, alive = alive_, pod, rc, result] {
+    if (!*alive) {
+      result->set_value(absl::CancelledError("the pod cgroup manager is gone"));
+      return;
+    }
+    update(pod, rc, [result](absl::Status s) { result->set_value(std::move(s)); });
+  });
+  if (f.wait_for(timeout) != std::future_status::ready) {
+    return absl::DeadlineExceededError("timed out after " + std::to_string(timeout.count()) +
+                                       "ms updating the cgroup of pod " + pod->metadata.uid);
+  }
+  return f.get();
+}
+
+void PodCgroups::remove(const std::string& uid, Done done) {
+  if (!active() && !removesOnly()) {
     done(absl::OkStatus());
     return;
   }
@@ -180,7 +222,7 @@ void PodCgroups::remove(const std::string& uid, Done done) {
     return;
   }
   runInOrder(std::move(steps), [this, alive = alive_, done = std::move(done)](absl::Status s) {
-    if (!*alive || !s.ok()) return done(s);
+    if (!*alive || !s.ok() || !active()) return done(s);
     // Its requests no longer count in the burstable tier.
     updateQos(nullptr, [done](absl::Status) { done(absl::OkStatus()); });
   });
@@ -190,9 +232,14 @@ std::vector<std::pair<std::string, cgroups::CgroupName>> PodCgroups::podCgroupsO
   std::vector<std::pair<std::string, cgroups::CgroupName>> out;
   bool systemd = manager_.driver() == "systemd";
   for (QosClass q : {QosClass::kGuaranteed, QosClass::kBurstable, QosClass::kBestEffort}) {
-    std::string dir = manager_.path(qosCgroup(opts_.root, q));
-    if (dir.empty()) continue;
-    for (const std::string& entry : listDir_(dir)) {
+    std::vector<std::string> entries;
+    if (v1_ != nullptr) {
+      std::set<std::string> names = v1_->childNames(qosCgroup(opts_.root, q));
+      entries.assign(names.begin(), names.end());
+    } else if (std::string dir = manager_.path(qosCgroup(opts_.root, q)); !dir.empty()) {
+      entries = listDir_(dir);
+    }
+    for (const std::string& entry : entries) {
       std::string uid = uidOfDir(entry, systemd);
       if (!uid.empty()) out.emplace_back(uid, podCgroup(opts_.root, q, uid));
     }
@@ -201,7 +248,7 @@ std::vector<std::pair<std::string, cgroups::CgroupName>> PodCgroups::podCgroupsO
 }
 
 void PodCgroups::cleanupOrphans(const std::set<std::string>& activeUids, Done done) {
-  if (!active()) {
+  if (!active() && !removesOnly()) {
     done(absl::OkStatus());
     return;
   }

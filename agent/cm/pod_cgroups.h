@@ -4,7 +4,9 @@
 // the QoS tiers updated first; the sandbox gets it as its cgroup_parent; the cgroup is
 // removed once the pod is gone, and cgroups of pods nobody wants are cleaned up. On a
 // cgroup v1 host (the manager does not manage cgroups) only the parent is named: the
-// runtime creates it. Lives on the event loop, except where a method says otherwise.
+// runtime creates it, and it is removed (in every hierarchy, by the v1 manager) once
+// the pod is gone, as orphans are. Lives on the event loop, except where a method
+// says otherwise.
 #pragma once
 
 #include <functional>
@@ -17,6 +19,10 @@
 #include "agent/cm/qos_cgroups.h"
 #include "cgroups/cgroup_manager.h"
 #include "core/event_loop.h"
+
+namespace cgroups {
+class LegacyCgroupManager;
+}
 
 namespace agent::cm {
 
@@ -56,13 +62,21 @@ class PodCgroups {
   // Never call it on the loop thread.
   absl::Status ensureBlocking(std::shared_ptr<const api::Pod> pod, core::Duration timeout);
 
+  // SetPodCgroupConfig, for an in-place resize: sets the fields `rc` has on the pod's
+  // existing cgroup. Nothing to do when pod cgroups are not managed here (cgroup v1).
+  void update(std::shared_ptr<const api::Pod> pod, const cgroups::ResourceConfig& rc, Done done);
+  // update() from a worker-pool thread, as ensureBlocking.
+  absl::Status updateBlocking(std::shared_ptr<const api::Pod> pod,
+                              const cgroups::ResourceConfig& rc, core::Duration timeout);
+
   // The sandbox's cgroup_parent (the manager's runtimeParent of the pod's cgroup).
   // Thread-safe (pure): the runtime manager calls it on pool threads.
   std::string parentFor(const api::Pod& pod) const;
   cgroups::CgroupName nameFor(const api::Pod& pod) const;
 
   // Destroys the pod's cgroup in whichever QoS tier it is (the pod may be gone from every
-  // source), then updates the QoS tiers. Call after the pod's sandboxes are gone.
+  // source), then updates the QoS tiers. Call after the pod's sandboxes are gone. On a
+  // v1 host only the runtime-made directories go (no QoS update).
   void remove(const std::string& uid, Done done);
   // Destroys every pod<uid> cgroup under the QoS cgroups whose uid is not in
   // `activeUids` (the kubelet's cleanupOrphanedPodCgroups); the first error is reported.
@@ -70,6 +84,8 @@ class PodCgroups {
 
  private:
   bool active() const;
+  // A cgroup v1 host: pod cgroups are the runtime's, only removed here.
+  bool removesOnly() const;
   void updateQos(const std::shared_ptr<const api::Pod>& extra, Done done);
   std::vector<std::pair<std::string, cgroups::CgroupName>> podCgroupsOnDisk() const;
 
@@ -79,6 +95,7 @@ class PodCgroups {
   PodCgroupsOptions opts_;
   ActivePods activePods_;
   ListDir listDir_;
+  const cgroups::LegacyCgroupManager* v1_;  // `manager` on a v1 host, else null
   core::TimerPtr qosTimer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -1,6 +1,8 @@
 // Host cgroup mode detection against real mounts made in a temp dir (tmpfs for a v1
 // root, cgroup2 for a unified or hybrid one), against this machine's own
-// /sys/fs/cgroup as /proc/self/mountinfo describes it, and the v1 manager.
+// /sys/fs/cgroup as /proc/self/mountinfo describes it, and the v1 manager: the
+// hierarchies read from a mount table, and the pod directories runc leaves removed
+// from every one of them in a fake v1 tree.
 #include "cgroups/cgroup_version.h"
 
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -137,8 +140,9 @@ TEST(CgroupVersionHostTest, ThisMachineIsDetectedAsItsMountsSay) {
 
 TEST(LegacyCgroupManagerTest, NamesParentsForTheRuntimeAndTouchesNothing) {
   const cgroups::CgroupName pod{{"kubepods", "burstable", "pod1234-5678"}};
-  cgroups::LegacyCgroupManager fs("cgroupfs");
-  cgroups::LegacyCgroupManager sd("systemd");
+  // No cgroup mounts in this table: nothing exists, destroy has nothing to remove.
+  cgroups::LegacyCgroupManager fs("cgroupfs", "/dev/null");
+  cgroups::LegacyCgroupManager sd("systemd", "/dev/null");
   EXPECT_EQ(fs.driver(), "cgroupfs");
   EXPECT_EQ(sd.driver(), "systemd");
   EXPECT_FALSE(fs.managesCgroups());
@@ -164,6 +168,150 @@ TEST(LegacyCgroupManagerTest, TheV1MessageSaysWhatIsOff) {
                            "node allocatable enforcement", "memory QoS", "PSI"}) {
     EXPECT_THAT(m, HasSubstr(part));
   }
+}
+
+// This machine's layout (separate cpu and cpuacct) plus a joined cpu,cpuacct
+// mounted twice, a hybrid cgroup2, a path with a blank, and mounts that are no cgroups.
+constexpr char kMountinfo[] =
+    "22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+    "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+    "32 30 0:29 / /sys/fs/cgroup/cpuacct rw,relatime shared:5 - cgroup cgroup rw,cpuacct\n"
+    "34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+    "35 30 0:32 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio\n"
+    "36 30 0:32 / /mnt/again rw - cgroup cgroup rw,net_cls,net_prio\n"
+    "39 30 0:36 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+    "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
+    "41 30 0:38 / /tmp/a\\040b rw - cgroup cgroup rw,pids,release_agent=/x\n";
+
+TEST(CgroupMountsTest, OneEntryPerHierarchyWithItsControllers) {
+  auto mounts = cgroups::parseCgroupMounts(kMountinfo);
+  std::vector<std::string> points;
+  for (const auto& m : mounts) points.push_back(m.mountPoint + (m.v2 ? " v2" : ""));
+  EXPECT_THAT(points, ::testing::ElementsAre(
+                          "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/memory",
+                          "/sys/fs/cgroup/net_cls,net_prio", "/sys/fs/cgroup/systemd",
+                          "/sys/fs/cgroup/unified v2", "/tmp/a b"));
+  EXPECT_THAT(mounts[3].controllers, ::testing::ElementsAre("net_cls", "net_prio"));
+  EXPECT_THAT(mounts[4].controllers, ::testing::ElementsAre("name=systemd"));
+  EXPECT_THAT(mounts[6].controllers, ::testing::ElementsAre("pids"));
+  EXPECT_EQ(cgroups::v1MountOf(mounts, "cpuacct"), "/sys/fs/cgroup/cpuacct");
+  EXPECT_EQ(cgroups::v1MountOf(mounts, "memory"), "/sys/fs/cgroup/memory");
+  EXPECT_EQ(cgroups::v1MountOf(mounts, "hugetlb"), "");
+  EXPECT_TRUE(cgroups::parseCgroupMounts("garbage\n\n1 2 3\n").empty());
+}
+
+TEST(CgroupMountsTest, ThisHostsMountTableReads) {
+  auto mounts = cgroups::readCgroupMounts();
+  ASSERT_TRUE(mounts.ok()) << mounts.status();
+  auto missing = cgroups::readCgroupMounts("/nonexistent/mountinfo");
+  EXPECT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("/nonexistent/mountinfo"));
+}
+
+// A fake v1 host in a temp dir: hierarchies "cpu,cpuacct", "memory", "systemd" and a
+// cgroup2 "unified", listed in a mount table of its own. Directories stand for
+// cgroups; a plain file in one makes it unremovable, as processes make a cgroup busy.
+class FakeV1HostTest : public CgroupVersionTest {
+ protected:
+  void SetUp() override {
+    CgroupVersionTest::SetUp();
+    std::string table;
+    int minor = 40;
+    for (const char* h : {"cpu,cpuacct", "memory", "systemd", "unified"}) {
+      std::string point = dir_ + "/" + h;
+      ASSERT_TRUE(core::mkdirAll(point).ok());
+      hierarchies_.push_back(point);
+      std::string type = std::string(h) == "unified" ? "cgroup2" : "cgroup";
+      std::string opts = std::string(h) == "systemd" ? "rw,name=systemd" : std::string("rw,") + h;
+      table += std::to_string(minor) + " 30 0:" + std::to_string(minor) + " / " + point + " rw - " +
+               type + " " + type + " " + opts + "\n";
+      ++minor;
+    }
+    mountinfo_ = dir_ + "/mountinfo";
+    ASSERT_TRUE(core::writeFileAtomic(mountinfo_, table).ok());
+  }
+  // Makes root-relative `rel` in every hierarchy.
+  void mkdirs(const std::string& rel) {
+    for (const auto& h : hierarchies_) ASSERT_TRUE(core::mkdirAll(h + "/" + rel).ok());
+  }
+  bool existsIn(const std::string& hierarchy, const std::string& rel) {
+    struct stat st;
+    return ::stat((hierarchy + "/" + rel).c_str(), &st) == 0;
+  }
+  int countIn(const std::string& rel) {
+    int n = 0;
+    for (const auto& h : hierarchies_) n += existsIn(h, rel);
+    return n;
+  }
+  absl::Status destroy(cgroups::LegacyCgroupManager& m, const cgroups::CgroupName& n) {
+    std::optional<absl::Status> got;
+    m.destroy(n, [&](absl::Status s) { got = s; });
+    EXPECT_TRUE(got.has_value()) << "destroy completes before it returns";
+    return got.value_or(absl::UnknownError("no answer"));
+  }
+
+  std::vector<std::string> hierarchies_;
+  std::string mountinfo_;
+};
+
+TEST_F(FakeV1HostTest, DestroyRemovesThePodInEveryHierarchyDeepestFirst) {
+  const cgroups::CgroupName pod{{"kubepods", "burstable", "poduid-1"}};
+  cgroups::LegacyCgroupManager m("cgroupfs", mountinfo_);
+  EXPECT_FALSE(m.exists(pod));
+  // runc's leftovers: the pod directory, a container's below it (in some hierarchies
+  // only), and a neighbour that must stay.
+  mkdirs("kubepods/burstable/poduid-1/abc123");
+  mkdirs("kubepods/burstable/poduid-2");
+  ASSERT_TRUE(core::mkdirAll(hierarchies_[1] + "/kubepods/burstable/poduid-1/abc123/deeper").ok());
+  EXPECT_TRUE(m.exists(pod));
+  EXPECT_EQ(m.dirs(pod).size(), 4u);
+  EXPECT_THAT(m.childNames({{"kubepods", "burstable"}}),
+              ::testing::ElementsAre("poduid-1", "poduid-2"));
+
+  ASSERT_TRUE(destroy(m, pod).ok());
+  EXPECT_EQ(countIn("kubepods/burstable/poduid-1"), 0);
+  EXPECT_EQ(countIn("kubepods/burstable/poduid-2"), 4);
+  EXPECT_FALSE(m.exists(pod));
+  // Gone already: nothing to do, no error.
+  EXPECT_TRUE(destroy(m, pod).ok());
+}
+
+TEST_F(FakeV1HostTest, ABusyCgroupIsReportedAndTheOtherHierarchiesAreStillCleaned) {
+  const cgroups::CgroupName pod{{"kubepods", "besteffort", "podbusy"}};
+  cgroups::LegacyCgroupManager m("cgroupfs", mountinfo_);
+  mkdirs("kubepods/besteffort/podbusy/ctr");
+  // In "memory" the container's cgroup cannot go (as when it still holds a process).
+  ASSERT_TRUE(
+      core::writeFileAtomic(hierarchies_[1] + "/kubepods/besteffort/podbusy/ctr/tasks", "1").ok());
+  absl::Status s = destroy(m, pod);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("rmdir " + hierarchies_[1] + "/kubepods/besteffort/podbusy/ctr"));
+  EXPECT_EQ(countIn("kubepods/besteffort/podbusy"), 1);
+  EXPECT_TRUE(existsIn(hierarchies_[1], "kubepods/besteffort/podbusy/ctr/tasks"))
+      << "only directories are removed";
+}
+
+TEST_F(FakeV1HostTest, TheSystemdDriverRemovesTheSliceInEveryHierarchy) {
+  const cgroups::CgroupName pod{{"kubepods", "burstable", "poduid-1"}};
+  const std::string slice =
+      "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-poduid_1.slice";
+  cgroups::LegacyCgroupManager m("systemd", mountinfo_);
+  EXPECT_FALSE(m.exists(pod));
+  mkdirs(slice + "/cri-containerd-abc.scope");
+  mkdirs("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-poduid_2.slice");
+  // Nothing under the cgroupfs name: the driver's naming is what counts.
+  mkdirs("kubepods/burstable/poduid-1");
+  EXPECT_TRUE(m.exists(pod));
+  EXPECT_THAT(m.childNames({{"kubepods", "burstable"}}),
+              ::testing::ElementsAre("kubepods-burstable-poduid_1.slice",
+                                     "kubepods-burstable-poduid_2.slice"));
+  ASSERT_TRUE(destroy(m, pod).ok());
+  EXPECT_EQ(countIn(slice), 0);
+  EXPECT_EQ(countIn("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-poduid_2.slice"),
+            4);
+  EXPECT_EQ(countIn("kubepods/burstable/poduid-1"), 4);
 }
 
 }  // namespace

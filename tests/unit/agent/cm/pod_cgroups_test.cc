@@ -1,12 +1,15 @@
 // Pod cgroups: made before the sandbox (QoS tiers updated first, the pod's limits and
 // pids.max applied), named as the sandbox's parent per driver, removed after the pod,
-// orphans cleaned up, the periodic QoS update, and nothing but names on a v1 host.
+// orphans cleaned up, the periodic QoS update, and on a v1 host nothing but names and
+// the removal of the directories the runtime made (a fake v1 tree in a temp dir).
 #include "agent/cm/pod_cgroups.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "agent/cm/pod_resources.h"
+#include "cgroups/cgroup_version.h"
+#include "core/atomic_file.h"
 #include "tests/fakes/sim_event_loop.h"
 #include "tests/unit/agent/cm/cm_test_pods.h"
 #include "tests/unit/agent/cm/fake_cgroup_manager.h"
@@ -187,6 +190,117 @@ TEST_F(PodCgroupsTest, CgroupV1HostOnlyNamesParents) {
   EXPECT_EQ(pc_->parentFor(*pod), "/kubepods/burstable/podu1");
   loop_.advance(5min);
   EXPECT_THAT(m_.calls, IsEmpty());
+}
+
+// A v1 host in a temp dir: hierarchies "cpu,cpuacct", "memory" and a hybrid
+// "unified", in a mount table of its own, managed by the real v1 manager.
+class V1PodCgroupsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cubelet-v1pods-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::string table;
+    int minor = 50;
+    for (const char* h : {"cpu,cpuacct", "memory", "unified"}) {
+      std::string point = dir_ + "/" + h;
+      ASSERT_TRUE(core::mkdirAll(point).ok());
+      hierarchies_.push_back(point);
+      std::string type = std::string(h) == "unified" ? "cgroup2" : "cgroup";
+      table += std::to_string(minor) + " 1 0:" + std::to_string(minor) + " / " + point + " rw - " +
+               type + " " + type + " rw," + h + "\n";
+      ++minor;
+    }
+    ASSERT_TRUE(core::writeFileAtomic(dir_ + "/mountinfo", table).ok());
+    manager_ = std::make_unique<cgroups::LegacyCgroupManager>("cgroupfs", dir_ + "/mountinfo");
+    qos_ = std::make_unique<QosCgroups>(*manager_, cgroups::CgroupName{}, cgroups::ResourceConfig{},
+                                        false);
+    pc_ = std::make_unique<PodCgroups>(loop_, *manager_, qos_.get(), PodCgroupsOptions{},
+                                       [] { return PodList{}; });
+  }
+  void TearDown() override { EXPECT_TRUE(core::removeAll(dir_).ok()); }
+  // What runc leaves: the pod's directory and a container's in every hierarchy.
+  void leftovers(const std::string& rel) {
+    for (const auto& h : hierarchies_) ASSERT_TRUE(core::mkdirAll(h + "/" + rel + "/ctr1").ok());
+  }
+  int countIn(const std::string& rel) {
+    int n = 0;
+    for (const auto& h : hierarchies_) n += ::access((h + "/" + rel).c_str(), F_OK) == 0;
+    return n;
+  }
+  absl::Status run(const std::function<void(Done)>& f) {
+    std::optional<absl::Status> got;
+    f([&](absl::Status s) { got = s; });
+    EXPECT_TRUE(got.has_value()) << "the callback did not run";
+    return got.value_or(absl::UnknownError("no answer"));
+  }
+
+  std::string dir_;
+  std::vector<std::string> hierarchies_;
+  core::SimEventLoop loop_;
+  std::unique_ptr<cgroups::LegacyCgroupManager> manager_;
+  std::unique_ptr<QosCgroups> qos_;
+  std::unique_ptr<PodCgroups> pc_;
+};
+
+TEST_F(V1PodCgroupsTest, RemoveTakesThePodsDirectoriesFromEveryHierarchy) {
+  ASSERT_TRUE(run([&](Done d) { pc_->start(d); }).ok());
+  auto pod = shared(burstablePod("u1"));
+  ASSERT_TRUE(run([&](Done d) { pc_->ensure(pod, d); }).ok());
+  EXPECT_EQ(countIn("kubepods"), 0) << "the runtime makes the parents, not cubelet";
+  EXPECT_EQ(pc_->parentFor(*pod), "/kubepods/burstable/podu1");
+  leftovers("kubepods/burstable/podu1");
+  leftovers("kubepods/burstable/podu2");
+  ASSERT_TRUE(run([&](Done d) { pc_->remove("u1", d); }).ok());
+  EXPECT_EQ(countIn("kubepods/burstable/podu1"), 0);
+  EXPECT_EQ(countIn("kubepods/burstable/podu2"), 3);
+  EXPECT_EQ(countIn("kubepods/burstable"), 3) << "the QoS parents stay";
+  ASSERT_TRUE(run([&](Done d) { pc_->remove("u1", d); }).ok()) << "gone already is fine";
+}
+
+TEST_F(V1PodCgroupsTest, OrphansAreRemovedInEveryTier) {
+  leftovers("kubepods/podg-gone");
+  leftovers("kubepods/podg-keep");
+  leftovers("kubepods/burstable/podb-gone");
+  leftovers("kubepods/besteffort/pode-keep");
+  // Only in one hierarchy, as after an interrupted removal.
+  ASSERT_TRUE(core::mkdirAll(hierarchies_[2] + "/kubepods/besteffort/pode-half").ok());
+  ASSERT_TRUE(run([&](Done d) { pc_->cleanupOrphans({"g-keep", "e-keep"}, d); }).ok());
+  EXPECT_EQ(countIn("kubepods/podg-gone"), 0);
+  EXPECT_EQ(countIn("kubepods/burstable/podb-gone"), 0);
+  EXPECT_EQ(countIn("kubepods/besteffort/pode-half"), 0);
+  EXPECT_EQ(countIn("kubepods/podg-keep/ctr1"), 3);
+  EXPECT_EQ(countIn("kubepods/besteffort/pode-keep/ctr1"), 3);
+  EXPECT_EQ(countIn("kubepods/burstable"), 3);
+}
+
+TEST_F(V1PodCgroupsTest, TheSystemdDriversSlicesAreRemovedAndOrphansFound) {
+  cgroups::LegacyCgroupManager sd("systemd", dir_ + "/mountinfo");
+  QosCgroups qos(sd, cgroups::CgroupName{}, cgroups::ResourceConfig{}, false);
+  PodCgroups pc(loop_, sd, &qos, PodCgroupsOptions{}, [] { return PodList{}; });
+  const std::string burstable = "kubepods.slice/kubepods-burstable.slice";
+  leftovers(burstable + "/kubepods-burstable-podu1.slice");
+  leftovers(burstable + "/kubepods-burstable-podu_2.slice");
+  leftovers(burstable + "/kubepods-burstable-podkeep.slice");
+  ASSERT_TRUE(run([&](Done d) { pc.remove("u1", d); }).ok());
+  EXPECT_EQ(countIn(burstable + "/kubepods-burstable-podu1.slice"), 0);
+  ASSERT_TRUE(run([&](Done d) { pc.cleanupOrphans({"keep"}, d); }).ok());
+  EXPECT_EQ(countIn(burstable + "/kubepods-burstable-podu_2.slice"), 0);
+  EXPECT_EQ(countIn(burstable + "/kubepods-burstable-podkeep.slice/ctr1"), 3);
+  EXPECT_EQ(countIn(burstable), 3) << "the QoS slices stay";
+}
+
+TEST_F(V1PodCgroupsTest, ABusyPodCgroupIsAnErrorNamingIt) {
+  leftovers("kubepods/besteffort/podu3");
+  std::string busy = hierarchies_[1] + "/kubepods/besteffort/podu3/ctr1";
+  ASSERT_TRUE(core::writeFileAtomic(busy + "/tasks", "42\n").ok());
+  absl::Status s = run([&](Done d) { pc_->remove("u3", d); });
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(
+      std::string(s.message()),
+      ::testing::HasSubstr("failed to delete cgroup paths for [kubepods besteffort podu3]"));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("rmdir " + busy));
+  EXPECT_EQ(countIn("kubepods/besteffort/podu3"), 1) << "the other hierarchies are cleaned";
 }
 
 TEST_F(PodCgroupsTest, AsynchronousDriver) {

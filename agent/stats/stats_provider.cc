@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/runtime/labels.h"
+#include "agent/stats/container_cgroup.h"
 #include "cgroups/proc_stats.h"
 #include "core/fs_usage.h"
 #include "core/log.h"
@@ -111,6 +112,73 @@ std::optional<uint64_t> StatsProvider::nanoCores(std::optional<CpuSample>& prev,
   }
   if (!prev || cur.timeNanos >= prev->timeNanos) prev = cur;
   return out;
+}
+
+std::optional<std::string> StatsProvider::containerCgroup(const std::string& id) {
+  if (auto it = cgroups_.find(id); it != cgroups_.end()) return it->second;
+  std::optional<std::string>& out = cgroups_[id];
+  absl::StatusOr<v1::ContainerStatusResponse> st = runtime_.containerStatus(id, true);
+  if (!st.ok()) {
+    // Not remembered: the next collection asks again.
+    cgroups_.erase(id);
+    LOG_WARNING << "stats: container " << id << ": " << st.status().message();
+    return std::nullopt;
+  }
+  auto info = st->info().find("info");
+  absl::StatusOr<std::string> path = info == st->info().end()
+                                         ? absl::NotFoundError("no verbose info")
+                                         : cgroupsPathOfVerboseInfo(info->second);
+  if (path.ok()) {
+    absl::StatusOr<std::string> cg = cgroupOfCgroupsPath(*path);
+    if (cg.ok()) {
+      out = *cg;
+    } else {
+      LOG_WARNING << "stats: container " << id << ": " << cg.status().message();
+    }
+  } else {
+    LOG_WARNING << "stats: container " << id << " has no cpu or memory statistics from the "
+                << "runtime and its cgroup is unknown: " << path.status().message();
+  }
+  return out;
+}
+
+void StatsProvider::fillFromCgroup(const std::string& id, bool needCpu, bool needMemory,
+                                   core::WallTime now, CpuStats& cpu, MemoryStats& mem,
+                                   std::map<std::string, CpuSample>& seenCpu) {
+  std::optional<std::string> cgroup = containerCgroup(id);
+  if (!cgroup) return;
+  if (!mounts_) {
+    absl::StatusOr<std::vector<cgroups::CgroupMount>> m =
+        cgroups::readCgroupMounts(options_.mountinfoPath);
+    if (!m.ok()) {
+      LOG_WARNING << "stats: " << m.status().message();
+      return;
+    }
+    mounts_ = std::move(*m);
+  }
+  absl::StatusOr<CgroupFigures> f = readContainerCgroup(*mounts_, *cgroup);
+  if (!f.ok()) {
+    VLOG(2) << "stats: container " << id << " cgroup " << *cgroup << ": " << f.status().message();
+    return;
+  }
+  int64_t nowNanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  if (needCpu && f->cpuUsageNanos) {
+    cpu.time = now;
+    cpu.usageCoreNanoSeconds = *f->cpuUsageNanos;
+    std::optional<CpuSample> prev;
+    if (auto pit = containerCpu_.find(id); pit != containerCpu_.end()) prev = pit->second;
+    cpu.usageNanoCores = nanoCores(prev, CpuSample{*f->cpuUsageNanos, nowNanos}).value_or(0);
+    seenCpu[id] = *prev;
+  }
+  if (needMemory && f->workingSetBytes) {
+    mem.time = now;
+    mem.workingSetBytes = f->workingSetBytes;
+    mem.usageBytes = f->memoryUsageBytes;
+    mem.rssBytes = f->rssBytes;
+    mem.pageFaults = f->pageFaults;
+    mem.majorPageFaults = f->majorPageFaults;
+  }
 }
 
 NodeStats StatsProvider::collectNode(core::WallTime now) {
@@ -270,6 +338,10 @@ absl::StatusOr<Summary> StatsProvider::collect() {
         if (u.has_major_page_faults()) mem.majorPageFaults = u.major_page_faults().value();
         if (u.has_available_bytes()) mem.availableBytes = u.available_bytes().value();
       }
+      bool needCpu = !st || !st->has_cpu() || !st->cpu().has_usage_core_nano_seconds();
+      bool needMemory = !st || !st->has_memory() || !st->memory().has_working_set_bytes();
+      if (needCpu || needMemory)
+        fillFromCgroup(c->id(), needCpu, needMemory, now, cpu, mem, seenCpu);
       if (st && st->has_writable_layer()) {
         const v1::FilesystemUsage& w = st->writable_layer();
         if (w.timestamp()) rootfs.time = fromNanos(w.timestamp());
@@ -341,6 +413,10 @@ absl::StatusOr<Summary> StatsProvider::collect() {
     s.pods.push_back(std::move(p));
   }
   containerCpu_ = std::move(seenCpu);  // forget containers that are gone
+  std::erase_if(cgroups_, [&](const auto& e) {
+    return std::none_of(containers.begin(), containers.end(),
+                        [&](const v1::Container& c) { return c.id() == e.first; });
+  });
   return s;
 }
 

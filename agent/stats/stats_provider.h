@@ -11,7 +11,10 @@
 //   pod              grouped by sandbox (identity from the io.kubernetes.pod.* labels,
 //                    else the sandbox metadata); the newest ready sandbox per pod uid
 //   container        running containers only: CRI cpu/memory; writable layer -> rootfs;
-//                    <podLogsDir>/<ns>_<name>_<uid>/<container> -> logs
+//                    <podLogsDir>/<ns>_<name>_<uid>/<container> -> logs. When the
+//                    runtime leaves cpu or memory out, they come from the container's
+//                    cgroup (container_cgroup.h: found through ContainerStatus verbose
+//                    info, v1 cpuacct/memory files or cgroup2 ones)
 //   pod cpu/memory   the sum over its containers
 //   volume           every <rootDir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>:
 //                    a tmpfs mount (medium Memory) by its statvfs, otherwise by a walk
@@ -32,9 +35,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "agent/stats/summary.h"
+#include "cgroups/cgroup_version.h"
 #include "core/event_loop.h"
 #include "cri/runtime_service.h"
 
@@ -45,6 +50,8 @@ struct StatsProviderOptions {
   std::string rootDir = "/var/lib/kubelet";  // nodefs, and <rootDir>/pods/<uid>/volumes
   std::string podLogsDir = "/var/log/pods";
   std::string procRoot = "/proc";
+  // The mount table the cgroup hierarchies are found in (for the cgroup fallback).
+  std::string mountinfoPath = "/proc/self/mountinfo";
 };
 
 class StatsProvider {
@@ -71,6 +78,13 @@ class StatsProvider {
   // The rate since `prev` (updated to `cur`); nullopt on the first sample or when the
   // counter went backwards (a restarted container).
   static std::optional<uint64_t> nanoCores(std::optional<CpuSample>& prev, CpuSample cur);
+  // The container's cgroup (cached per container: it never moves); nullopt, logged
+  // once per container, when the runtime does not say.
+  std::optional<std::string> containerCgroup(const std::string& id);
+  // Fills what the runtime left out of `cpu` (when needCpu) and `mem` (needMemory)
+  // from the container's cgroup.
+  void fillFromCgroup(const std::string& id, bool needCpu, bool needMemory, core::WallTime now,
+                      CpuStats& cpu, MemoryStats& mem, std::map<std::string, CpuSample>& seenCpu);
 
   cri::RuntimeService& runtime_;
   cri::ImageService& images_;
@@ -81,6 +95,9 @@ class StatsProvider {
   std::mutex mu_;
   std::optional<CpuSample> nodeCpu_;
   std::map<std::string, CpuSample> containerCpu_;  // by container id
+  // By container id: its cgroup, or nullopt when the runtime did not tell.
+  std::map<std::string, std::optional<std::string>> cgroups_;
+  std::optional<std::vector<cgroups::CgroupMount>> mounts_;  // read once
 };
 
 }  // namespace agent::stats

@@ -1,7 +1,8 @@
 // The stats provider against the fake CRI server (real gRPC): pods grouped from the
 // sandboxes' labels, container figures from ContainerStats, pod sums, emptyDir
 // volumes (a disk one walked, a tmpfs one by statvfs), logs and ephemeral storage,
-// and the node from the real /proc and statvfs.
+// and the node from the real /proc and statvfs; cpu and memory the runtime leaves out
+// read from the container's cgroup in a fake v1 or v2 tree.
 #include "agent/stats/stats_provider.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "agent/runtime/labels.h"
+#include "agent/stats/container_cgroup.h"
 #include "agent/stats/summary_json.h"
 #include "core/atomic_file.h"
 #include "core/fs_usage.h"
@@ -53,8 +55,10 @@ class StatsProviderTest : public ::testing::Test {
     ASSERT_TRUE(core::removeAll(env_.dir).ok());
   }
 
-  std::string runPod(const std::string& name, const std::string& uid) {
+  std::string runPod(const std::string& name, const std::string& uid,
+                     const std::string& cgroupParent = "") {
     v1::PodSandboxConfig cfg;
+    if (!cgroupParent.empty()) cfg.mutable_linux()->set_cgroup_parent(cgroupParent);
     cfg.mutable_metadata()->set_name(name);
     cfg.mutable_metadata()->set_namespace_("default");
     cfg.mutable_metadata()->set_uid(uid);
@@ -290,6 +294,143 @@ TEST_F(StatsProviderTest, SummaryJsonUsesTheKubeletFieldNames) {
   EXPECT_TRUE(p.at("volume")[0].contains("usedBytes"));  // FsStats inlined
   EXPECT_TRUE(p.at("ephemeral-storage").contains("usedBytes"));
   EXPECT_TRUE(p.at("cpu").contains("usageNanoCores"));
+}
+
+// A fake cgroup host under the test's dir: `hierarchies` ("cpu,cpuacct", "memory",
+// "unified" for a cgroup2) listed in a mount table of its own.
+std::string fakeCgroupHost(const std::string& dir, const std::vector<std::string>& hierarchies) {
+  std::string table;
+  int minor = 60;
+  for (const std::string& h : hierarchies) {
+    std::string point = dir + "/cg/" + h;
+    EXPECT_TRUE(core::mkdirAll(point).ok());
+    std::string type = h == "unified" ? "cgroup2" : "cgroup";
+    table += std::to_string(minor) + " 1 0:" + std::to_string(minor) + " / " + point + " rw - " +
+             type + " " + type + " rw," + h + "\n";
+    ++minor;
+  }
+  std::string path = dir + "/mountinfo";
+  EXPECT_TRUE(core::writeFileAtomic(path, table).ok());
+  return path;
+}
+
+TEST_F(StatsProviderTest, WhatTheRuntimeLeavesOutComesFromTheV1Cgroup) {
+  opts_.mountinfoPath = fakeCgroupHost(env_.dir, {"cpu,cpuacct", "memory"});
+  std::string pod = runPod("web", "uid-web", "/kubepods/besteffort/poduid-web");
+  std::string bare = runContainer(pod, "bare", "busybox:1.36");
+  std::string full = runContainer(pod, "full", "busybox:1.36");
+  FakeCriServer::StatsValues none;
+  none.reportCpu = false;
+  none.reportMemory = false;
+  env_.server->setContainerStats(bare, none);
+  env_.server->setContainerStats(full, {7000, 3 << 20, 0, 0, 0});
+  std::string cg = "/kubepods/besteffort/poduid-web/" + bare;
+  std::string cpuDir = env_.dir + "/cg/cpu,cpuacct" + cg;
+  std::string memDir = env_.dir + "/cg/memory" + cg;
+  ASSERT_TRUE(core::mkdirAll(cpuDir).ok());
+  ASSERT_TRUE(core::writeFileAtomic(cpuDir + "/cpuacct.usage", "5000000000\n").ok());
+  ASSERT_TRUE(core::mkdirAll(memDir).ok());
+  ASSERT_TRUE(core::writeFileAtomic(memDir + "/memory.usage_in_bytes", "10485760\n").ok());
+  ASSERT_TRUE(core::writeFileAtomic(memDir + "/memory.stat",
+                                    "cache 2097152\nrss 4194304\ntotal_cache 2097152\n"
+                                    "total_rss 4194304\ntotal_inactive_file 2097152\n"
+                                    "total_pgfault 100\ntotal_pgmajfault 3\n")
+                  .ok());
+
+  agent::stats::StatsProvider provider(*env_.client, *env_.client, clock_, opts_);
+  auto s = provider.collect();
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->pods.size(), 1u);
+  const ContainerStats* b = findContainer(s->pods[0], "bare");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->cpu->usageCoreNanoSeconds, 5000000000u);
+  EXPECT_EQ(b->cpu->time, clock_.wall);
+  EXPECT_EQ(b->memory->usageBytes, 10u << 20);
+  EXPECT_EQ(b->memory->workingSetBytes, 8u << 20);  // usage - total_inactive_file
+  EXPECT_EQ(b->memory->rssBytes, 4u << 20);
+  EXPECT_EQ(b->memory->pageFaults, 100u);
+  EXPECT_EQ(b->memory->majorPageFaults, 3u);
+  // The runtime's figures stand where it gave them.
+  const ContainerStats* f = findContainer(s->pods[0], "full");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->cpu->usageCoreNanoSeconds, 7000u);
+  EXPECT_EQ(f->memory->workingSetBytes, 3u << 20);
+  EXPECT_EQ(s->pods[0].memory->workingSetBytes, (8u << 20) + (3u << 20));
+
+  // The rate over the clock's 10 s; the cgroup is looked up once per container.
+  clock_.wall += std::chrono::seconds(10);
+  ASSERT_TRUE(core::writeFileAtomic(cpuDir + "/cpuacct.usage", "6000000000\n").ok());
+  s = provider.collect();
+  ASSERT_TRUE(s.ok()) << s.status();
+  b = findContainer(s->pods[0], "bare");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->cpu->usageNanoCores, 100000000u);
+  EXPECT_EQ(env_.server->callCount("ContainerStatus"), 1);
+}
+
+TEST_F(StatsProviderTest, OnCgroupV2TheFallbackReadsTheUnifiedFiles) {
+  opts_.mountinfoPath = fakeCgroupHost(env_.dir, {"unified"});
+  std::string pod = runPod("web", "uid-web", "/kubepods/poduid-web");
+  std::string c = runContainer(pod, "app", "busybox:1.36");
+  FakeCriServer::StatsValues noMemory;
+  noMemory.cpuUsageCoreNanoSeconds = 42;
+  noMemory.reportMemory = false;
+  env_.server->setContainerStats(c, noMemory);
+  std::string dir = env_.dir + "/cg/unified/kubepods/poduid-web/" + c;
+  ASSERT_TRUE(core::mkdirAll(dir).ok());
+  ASSERT_TRUE(core::writeFileAtomic(dir + "/memory.current", "3145728\n").ok());
+  ASSERT_TRUE(core::writeFileAtomic(dir + "/memory.stat",
+                                    "anon 1048576\nfile 2097152\ninactive_file 1048576\n"
+                                    "pgfault 7\npgmajfault 1\n")
+                  .ok());
+  ASSERT_TRUE(core::writeFileAtomic(dir + "/cpu.stat", "usage_usec 99\n").ok());
+  agent::stats::StatsProvider provider(*env_.client, *env_.client, clock_, opts_);
+  auto s = provider.collect();
+  ASSERT_TRUE(s.ok()) << s.status();
+  const ContainerStats& cs = s->pods[0].containers[0];
+  EXPECT_EQ(cs.cpu->usageCoreNanoSeconds, 42u) << "cpu came from the runtime";
+  EXPECT_EQ(cs.memory->usageBytes, 3u << 20);
+  EXPECT_EQ(cs.memory->workingSetBytes, 2u << 20);
+  EXPECT_EQ(cs.memory->rssBytes, 1u << 20);
+}
+
+TEST_F(StatsProviderTest, AnUnknownOrMissingCgroupReadsAsZero) {
+  opts_.mountinfoPath = fakeCgroupHost(env_.dir, {"cpu,cpuacct", "memory"});
+  std::string pod = runPod("web", "uid-web", "/kubepods/poduid-web");
+  std::string c = runContainer(pod, "app", "busybox:1.36");
+  FakeCriServer::StatsValues none;
+  none.reportCpu = false;
+  none.reportMemory = false;
+  env_.server->setContainerStats(c, none);
+  agent::stats::StatsProvider provider(*env_.client, *env_.client, clock_, opts_);
+  auto s = provider.collect();
+  ASSERT_TRUE(s.ok()) << s.status();
+  const ContainerStats& cs = s->pods[0].containers[0];
+  EXPECT_EQ(cs.cpu->usageCoreNanoSeconds, 0u);
+  EXPECT_EQ(cs.memory->workingSetBytes, 0u);
+  EXPECT_FALSE(cs.memory->usageBytes.has_value());
+}
+
+TEST(ContainerCgroupTest, CgroupsPathsAsRuncReadsThem) {
+  using agent::stats::cgroupOfCgroupsPath;
+  EXPECT_EQ(*cgroupOfCgroupsPath("/kubepods/burstable/pod1/abc"), "/kubepods/burstable/pod1/abc");
+  EXPECT_EQ(*cgroupOfCgroupsPath("kubepods-burstable-pod1_2.slice:cri-containerd:abc"),
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1_2.slice/"
+            "cri-containerd-abc.scope");
+  EXPECT_EQ(*cgroupOfCgroupsPath("-.slice:crio:abc"), "/crio-abc.scope");
+  EXPECT_EQ(*cgroupOfCgroupsPath("kubepods.slice::x.slice"), "/kubepods.slice/x.slice");
+  EXPECT_FALSE(cgroupOfCgroupsPath("").ok());
+  auto bad = cgroupOfCgroupsPath("kubepods--a.slice:p:abc");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("kubepods--a.slice"), std::string::npos);
+
+  using agent::stats::cgroupsPathOfVerboseInfo;
+  EXPECT_EQ(
+      *cgroupsPathOfVerboseInfo(R"({"pid":1,"runtimeSpec":{"linux":{"cgroupsPath":"/a/b"}}})"),
+      "/a/b");
+  EXPECT_EQ(cgroupsPathOfVerboseInfo(R"({"pid":1})").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(cgroupsPathOfVerboseInfo("not json").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

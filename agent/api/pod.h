@@ -99,6 +99,12 @@ struct ResourceRequirements {
   std::map<std::string, Quantity> requests{};
 };
 
+// What a change of one resource in place needs (core/v1 ContainerResizePolicy).
+struct ContainerResizePolicy {
+  std::string resourceName{};   // "cpu" or "memory"
+  std::string restartPolicy{};  // "NotRequired" (the default) or "RestartContainer"
+};
+
 struct VolumeMount {
   std::string name{};
   bool readOnly = false;
@@ -197,6 +203,7 @@ struct Container {
   std::vector<EnvFromSource> envFrom{};
   std::vector<EnvVar> env{};
   ResourceRequirements resources{};
+  std::vector<ContainerResizePolicy> resizePolicy{};
   std::optional<std::string> restartPolicy{};  // Only "Always", for sidecar init containers.
   std::vector<VolumeMount> volumeMounts{};
   std::optional<Probe> livenessProbe{};
@@ -210,8 +217,9 @@ struct Container {
   bool stdin = false;
   bool stdinOnce = false;
   bool tty = false;
-  // Set by decoding: a hash of the container's JSON as received, the value of the
-  // io.kubernetes.container.hash annotation; a change restarts the container.
+  // Set by decoding: a hash of the container's JSON as received (without resources
+  // and resizePolicy), the value of the io.kubernetes.container.hash annotation; a
+  // change restarts the container.
   std::string specHash{};
 };
 

@@ -119,6 +119,10 @@ absl::Status decodeJson(const JsonField& f, ResourceRequirements& out) {
   return decodeObject(f, "limits", out.limits, "requests", out.requests);
 }
 
+absl::Status decodeJson(const JsonField& f, ContainerResizePolicy& out) {
+  return decodeObject(f, "resourceName", out.resourceName, "restartPolicy", out.restartPolicy);
+}
+
 absl::Status decodeJson(const JsonField& f, VolumeMount& out) {
   return decodeObject(f, "name", out.name, "readOnly", out.readOnly, "mountPath", out.mountPath,
                       "subPath", out.subPath, "subPathExpr", out.subPathExpr, "mountPropagation",
@@ -183,10 +187,17 @@ absl::Status decodeJson(const JsonField& f, SecurityContext& out) {
                       out.procMount, "seccompProfile", out.seccompProfile);
 }
 
-// FNV-1a over the canonical (sorted-key) dump: stable for the same spec.
+// FNV-1a over the canonical (sorted-key) dump: stable for the same spec. Resources
+// and resizePolicy are left out, as the kubelet's HashContainer leaves them out: a
+// resize is applied in place, not by a restart.
 static std::string hashContainerJson(const nlohmann::json& j) {
+  nlohmann::json hashed = j;
+  if (hashed.is_object()) {
+    hashed.erase("resources");
+    hashed.erase("resizePolicy");
+  }
   uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : j.dump()) {
+  for (unsigned char c : hashed.dump()) {
     h ^= c;
     h *= 1099511628211ull;
   }
@@ -199,12 +210,13 @@ absl::Status decodeJson(const JsonField& f, Container& out) {
   absl::Status s = decodeObject(
       f, "name", out.name, "image", out.image, "command", out.command, "args", out.args,
       "workingDir", out.workingDir, "ports", out.ports, "envFrom", out.envFrom, "env", out.env,
-      "resources", out.resources, "restartPolicy", out.restartPolicy, "volumeMounts",
-      out.volumeMounts, "livenessProbe", out.livenessProbe, "readinessProbe", out.readinessProbe,
-      "startupProbe", out.startupProbe, "lifecycle", out.lifecycle, "terminationMessagePath",
-      out.terminationMessagePath, "terminationMessagePolicy", out.terminationMessagePolicy,
-      "imagePullPolicy", out.imagePullPolicy, "securityContext", out.securityContext, "stdin",
-      out.stdin, "stdinOnce", out.stdinOnce, "tty", out.tty);
+      "resources", out.resources, "resizePolicy", out.resizePolicy, "restartPolicy",
+      out.restartPolicy, "volumeMounts", out.volumeMounts, "livenessProbe", out.livenessProbe,
+      "readinessProbe", out.readinessProbe, "startupProbe", out.startupProbe, "lifecycle",
+      out.lifecycle, "terminationMessagePath", out.terminationMessagePath,
+      "terminationMessagePolicy", out.terminationMessagePolicy, "imagePullPolicy",
+      out.imagePullPolicy, "securityContext", out.securityContext, "stdin", out.stdin, "stdinOnce",
+      out.stdinOnce, "tty", out.tty);
   if (s.ok() && f.isSet()) out.specHash = hashContainerJson(*f.value());
   return s;
 }

@@ -44,6 +44,7 @@ absl::Status decodeJson(const core::JsonField& f, EnvVar& out);
 absl::Status decodeJson(const core::JsonField& f, EnvFromRef& out);
 absl::Status decodeJson(const core::JsonField& f, EnvFromSource& out);
 absl::Status decodeJson(const core::JsonField& f, ResourceRequirements& out);
+absl::Status decodeJson(const core::JsonField& f, ContainerResizePolicy& out);
 absl::Status decodeJson(const core::JsonField& f, VolumeMount& out);
 absl::Status decodeJson(const core::JsonField& f, ExecAction& out);
 absl::Status decodeJson(const core::JsonField& f, HTTPHeader& out);

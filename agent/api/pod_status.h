@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,14 @@ struct ContainerState {
   bool operator==(const ContainerState&) const = default;
 };
 
+// A container's resources as status reports them (core/v1 ResourceRequirements, the
+// quantities as on the wire).
+struct StatusResources {
+  std::map<std::string, std::string> limits;
+  std::map<std::string, std::string> requests;
+  bool operator==(const StatusResources&) const = default;
+};
+
 struct ContainerStatus {
   std::string name;
   ContainerState state;
@@ -52,6 +61,10 @@ struct ContainerStatus {
   std::string imageID;
   std::string containerID;  // "containerd://<id>"
   std::optional<bool> started;
+  // In-place resize: what the container runs with (resources) and what was allotted
+  // to it (allocatedResources, only with InPlacePodVerticalScalingAllocatedStatus).
+  std::optional<StatusResources> resources;
+  std::map<std::string, std::string> allocatedResources;
   bool operator==(const ContainerStatus&) const = default;
 };
 
@@ -95,6 +108,7 @@ absl::Status decodeJson(const core::JsonField& f, ContainerStateWaiting& out);
 absl::Status decodeJson(const core::JsonField& f, ContainerStateRunning& out);
 absl::Status decodeJson(const core::JsonField& f, ContainerStateTerminated& out);
 absl::Status decodeJson(const core::JsonField& f, ContainerState& out);
+absl::Status decodeJson(const core::JsonField& f, StatusResources& out);
 absl::Status decodeJson(const core::JsonField& f, ContainerStatus& out);
 absl::Status decodeJson(const core::JsonField& f, PodCondition& out);
 absl::Status decodeJson(const core::JsonField& f, PodStatus& out);

@@ -42,10 +42,15 @@ absl::Status decodeJson(const JsonField& f, ContainerState& out) {
                       out.terminated);
 }
 
+absl::Status decodeJson(const JsonField& f, StatusResources& out) {
+  return decodeObject(f, "limits", out.limits, "requests", out.requests);
+}
+
 absl::Status decodeJson(const JsonField& f, ContainerStatus& out) {
   return decodeObject(f, "name", out.name, "state", out.state, "lastState", out.lastState, "ready",
                       out.ready, "restartCount", out.restartCount, "image", out.image, "imageID",
-                      out.imageID, "containerID", out.containerID, "started", out.started);
+                      out.imageID, "containerID", out.containerID, "started", out.started,
+                      "resources", out.resources, "allocatedResources", out.allocatedResources);
 }
 
 absl::Status decodeJson(const JsonField& f, PodCondition& out) {

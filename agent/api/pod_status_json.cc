@@ -47,6 +47,13 @@ nlohmann::json toJson(const ContainerStatus& s) {
                       {"imageID", s.imageID}};
   putIf(j, "containerID", s.containerID);
   if (s.started) j["started"] = *s.started;
+  if (!s.allocatedResources.empty()) j["allocatedResources"] = s.allocatedResources;
+  if (s.resources) {
+    nlohmann::json r = nlohmann::json::object();
+    if (!s.resources->limits.empty()) r["limits"] = s.resources->limits;
+    if (!s.resources->requests.empty()) r["requests"] = s.resources->requests;
+    j["resources"] = std::move(r);
+  }
   return j;
 }
 

@@ -34,6 +34,7 @@ struct PodWorkers::Worker {
   core::TimerPtr deadline;               // activeDeadlineSeconds
   bool networkBlocked = false;           // waits for the runtime's network
   std::string networkEventMessage;       // the last NetworkNotReady event's message
+  std::string resizeError;               // the last in-place resize's error
 };
 
 namespace {
@@ -140,6 +141,7 @@ void PodWorkers::forEachPod(const std::function<void(const PodView&)>& fn) const
     v.runtime = &w->runtime;
     v.waiting = &w->waiting;
     v.sandboxError = w->sandboxError;
+    v.resizeError = w->resizeError;
     v.firstSeen = w->firstSeen;
     v.terminating = w->pod && isTerminating(*w);
     v.terminated = w->terminated;
@@ -364,7 +366,7 @@ void PodWorkers::sync(Worker& w) {
     }
   }
   if (!actions.killPod && !actions.createSandbox && actions.containersToKill.empty() &&
-      starts.empty()) {
+      starts.empty() && actions.resize.empty()) {
     // Entering a backoff changes what the status says even though nothing runs.
     if (w.waiting != waitingBefore && onChanged_) onChanged_(w.uid);
     return;
@@ -488,7 +490,15 @@ void PodWorkers::onSyncDone(const std::string& uid, runtime::SyncResult res, cor
     w.runtimeAt = at;
   }
   w.sandboxError = res.sandboxError;
-  bool failed = !res.sandboxError.empty();
+  bool failed = !res.sandboxError.empty() || !res.resizeError.empty();
+  // A failed resize is retried on every sync; its event is sent when the error changes.
+  if (res.resizeError != w.resizeError) {
+    w.resizeError = res.resizeError;
+    if (w.pod && !res.resizeError.empty()) {
+      emit(*w.pod, "", true, runtime::kResizeError,
+           runtime::podResizeErrorMessage(*w.pod, res.resizeError));
+    }
+  }
   for (const auto& warning : res.warnings) LOG_WARNING << "pod " << uid << ": " << warning;
   if (w.pod) {
     for (const auto& e : res.events) {

@@ -34,6 +34,7 @@ struct PodView {
   const runtime::PodRuntimeStatus* runtime = nullptr;
   const std::map<std::string, runtime::WaitingReason>* waiting = nullptr;
   std::string sandboxError;
+  std::string resizeError;  // the last in-place resize's error, empty when none
   core::WallTime firstSeen;
   // The pod is being stopped for good (deleted, past its activeDeadlineSeconds,
   // or terminal in the API): its containers are not restarted.

@@ -1,5 +1,8 @@
 #include "agent/runtime/pod_actions.h"
 
+#include "agent/cm/pod_resources.h"
+#include "core/log.h"
+
 namespace agent::runtime {
 namespace {
 
@@ -142,6 +145,14 @@ PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status
     return a;
   }
 
+  // The API keeps a pod's QoS class through resizes; should a spec change it anyway,
+  // its cgroups would no longer match: such a change is not applied.
+  bool resizable = inPlaceResizeAllowed(pod);
+  if (resizable && cm::qosClassOf(podAsRunning(pod, status)) != cm::qosClassOf(pod)) {
+    VLOG(2) << "pod " << pod.metadata.namespace_ << "/" << pod.metadata.name
+            << ": resources would change the QoS class; not resized";
+    resizable = false;
+  }
   size_t keep = 0;
   for (size_t i = 0; i < pod.spec.containers.size(); ++i) {
     const api::Container& c = pod.spec.containers[i];
@@ -170,6 +181,11 @@ PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status
         a.containersToStart.push_back(i);
       }
       a.containersToKill.push_back({s->id, c.name, message, failed->gracePeriodSeconds});
+      continue;
+    }
+    if (resizable && computeContainerResize(pod, i, *s, &a.resize) == ResizeNeed::kRestart) {
+      a.containersToStart.push_back(i);
+      a.containersToKill.push_back({s->id, c.name, resizeRestartMessage(c.name)});
       continue;
     }
     ++keep;

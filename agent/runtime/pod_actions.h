@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/api/pod.h"
+#include "agent/runtime/pod_resize.h"
 #include "agent/runtime/runtime_state.h"
 
 namespace agent::runtime {
@@ -32,14 +33,18 @@ struct PodActions {
   // Indexes into spec.containers of the app containers to start.
   std::vector<size_t> containersToStart;
   std::vector<ContainerToKill> containersToKill;
+  // Running containers whose CPU or memory is changed in place (UpdateContainerResources).
+  PodResizeActions resize;
 
   bool empty() const {
     return !killPod && !createSandbox && !nextInitContainer && containersToStart.empty() &&
-           containersToKill.empty();
+           containersToKill.empty() && resize.empty();
   }
 };
 
-// Stable identifier of a container spec: a change means "restart the container".
+// Stable identifier of a container spec: a change means "restart the container". It
+// leaves out resources and resizePolicy (see api::Container::specHash): a resize is
+// applied in place.
 std::string containerHash(const api::Container& c);
 
 // A running container that must be killed although it runs: its liveness or

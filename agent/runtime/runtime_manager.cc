@@ -72,7 +72,14 @@ std::string value(const StringMap& m, const char* key) {
 
 RuntimeManager::RuntimeManager(cri::RuntimeService& runtime, cri::ImageService& images,
                                RuntimeOptions opts)
-    : runtime_(runtime), images_(images), opts_(std::move(opts)) {}
+    : runtime_(runtime),
+      images_(images),
+      opts_(std::move(opts)),
+      actuated_(opts_.rootDir.empty() ? "" : opts_.rootDir + "/" + kActuatedResourcesCheckpoint) {
+  if (absl::Status s = actuated_.load(); !s.ok()) {
+    LOG_WARNING << "Starting with no record of the resources given to containers: " << s.message();
+  }
+}
 
 void RuntimeManager::fillSandbox(const v1::PodSandbox& s, SandboxRuntimeStatus* out) {
   out->id = s.id();
@@ -130,6 +137,7 @@ void RuntimeManager::fillContainer(const v1::Container& c, ContainerRuntimeStatu
   out->image = c.image().image();
   out->imageRef = c.image_ref();
   out->createdAtNs = c.created_at();
+  out->actuated = actuated_.get(c.id());
   if (out->state == ContainerState::kExited) {
     std::lock_guard<std::mutex> lock(cacheMu_);
     auto it = exitedDetails_.find(c.id());
@@ -157,6 +165,11 @@ void RuntimeManager::fillContainer(const v1::Container& c, ContainerRuntimeStatu
   }
   if (!s.image().image().empty()) out->image = s.image().image();
   if (!s.image_ref().empty()) out->imageRef = s.image_ref();
+  if (s.has_resources() && s.resources().has_linux()) {
+    const v1::LinuxContainerResources& r = s.resources().linux();
+    out->reported = ContainerRuntimeStatus::Reported{r.cpu_shares(), r.cpu_quota(), r.cpu_period(),
+                                                     r.memory_limit_in_bytes()};
+  }
   out->detailed = true;
   if (out->state == ContainerState::kExited) {
     std::lock_guard<std::mutex> lock(cacheMu_);
@@ -206,6 +219,7 @@ std::string RuntimeManager::fingerprint(const PodRuntimeStatus& s) {
 
 absl::StatusOr<std::vector<RuntimeManager::RelistedPod>> RuntimeManager::relist(
     const std::unordered_map<std::string, std::string>& known) {
+  const auto listedAt = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(auto sandboxes, runtime_.listPodSandbox(v1::PodSandboxFilter()));
   ASSIGN_OR_RETURN(auto containers, runtime_.listContainers(v1::ContainerFilter()));
   std::map<std::string, std::pair<std::vector<v1::PodSandbox>, std::vector<v1::Container>>> byUid;
@@ -251,6 +265,11 @@ absl::StatusOr<std::vector<RuntimeManager::RelistedPod>> RuntimeManager::relist(
     out.push_back(std::move(rp));
   }
   // Forget facts about objects the runtime no longer has.
+  if (absl::Status s =
+          actuated_.retain([&](const std::string& id) { return live.count(id) > 0; }, listedAt);
+      !s.ok()) {
+    LOG_WARNING << "write " << actuated_.path() << ": " << s.message();
+  }
   std::lock_guard<std::mutex> lock(cacheMu_);
   std::erase_if(sandboxFacts_, [&](const auto& kv) { return !live.count(kv.first); });
   std::erase_if(exitedDetails_, [&](const auto& kv) { return !live.count(kv.first); });
@@ -423,6 +442,10 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
       cm::linuxContainerResources(pod, c, opts_.resources);
   auto id = runtime_.createContainer(sandboxId, *config, sandboxConfig);
   if (!id.ok()) return fail(kCreateContainerError, id.status());
+  // What it was given, for in-place resizes (the kubelet's SetActuatedResources).
+  if (absl::Status s = actuated_.set(*id, c.resources); !s.ok()) {
+    LOG_WARNING << "record resources of container " << *id << ": " << s.message();
+  }
   r.events.push_back({false, "Created", "Created container " + c.name});
   if (absl::Status s = runtime_.startContainer(*id); !s.ok()) return fail(kRunContainerError, s);
   r.events.push_back({false, "Started", "Started container " + c.name});
@@ -583,6 +606,14 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
     }
     // A host-network pod keeps the node's IPs.
     if (!pod.spec.hostNetwork) podIPs = std::move(ips);
+  }
+
+  // Step 7 of the kubelet's SyncPod: resize running containers in place.
+  if (!a.killPod && !a.createSandbox && !a.resize.empty()) {
+    if (absl::Status s = doPodResizeAction(pod, req.status, a.resize); !s.ok()) {
+      res.resizeError = std::string(s.message());
+      LOG_WARNING << "pod " << formatPod(pod) << ": in-place resize: " << res.resizeError;
+    }
   }
 
   for (const ContainerStart& st : req.starts) {

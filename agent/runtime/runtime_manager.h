@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/api/pod.h"
+#include "agent/runtime/actuated_resources.h"
 #include "agent/runtime/env_sources.h"
 #include "agent/runtime/lifecycle_hooks.h"
 #include "agent/runtime/pod_actions.h"
@@ -32,6 +33,8 @@ inline constexpr char kCreateContainerConfigError[] = "CreateContainerConfigErro
 inline constexpr char kCreateContainerError[] = "CreateContainerError";
 inline constexpr char kRunContainerError[] = "RunContainerError";
 inline constexpr char kCrashLoopBackOff[] = "CrashLoopBackOff";
+// The Warning event of a failed in-place resize (events.ResizeError).
+inline constexpr char kResizeError[] = "ResizeError";
 
 struct ContainerStart {
   size_t index;  // into spec.initContainers or spec.containers
@@ -79,6 +82,9 @@ struct SyncResult {
   // Events about containers the sync stopped (Killing, FailedPreStopHook); those
   // about starts are in `starts`.
   std::vector<PodContainerEvent> events;
+  // Why the in-place resize stopped (empty when it finished or there was none); what
+  // is left is tried again on the next sync.
+  std::string resizeError;
 };
 
 struct KillRequest {
@@ -124,6 +130,11 @@ class RuntimeManager {
 
   const RuntimeOptions& options() const { return opts_; }
 
+  // Removes the container and its /var/log/containers symlink (the container GC
+  // uses it too: only `c.id`, `c.name` and the pod's name and namespace are read).
+  // A failure is logged; the link then stays for the next attempt.
+  void removeContainerAndLogs(const ContainerRuntimeStatus& c, const PodRuntimeStatus& pod);
+
  private:
   struct SandboxFacts {
     std::string ip;
@@ -147,6 +158,15 @@ class RuntimeManager {
                                       const std::vector<std::string>& podIPs,
                                       const ::runtime::v1::PodSandboxConfig& sandboxConfig,
                                       const SyncRequest& req, std::vector<std::string>* warnings);
+  // The kubelet's doPodResizeAction: per resource (memory, then CPU) the pod cgroup
+  // first when its limit grows, the containers (decreases first) through
+  // UpdateContainerResources, the pod cgroup last when its limit shrinks. A memory limit
+  // at or below current usage is not applied. Stops at the first error, which it
+  // returns; the rest is retried on the next sync.
+  absl::Status doPodResizeAction(const api::Pod& pod, const PodRuntimeStatus& status,
+                                 const PodResizeActions& resize);
+  // Memory usage of the pod's running containers (CRI ContainerStats), or of one.
+  absl::StatusOr<int64_t> memoryUsage(const PodRuntimeStatus& status, const std::string& id = "");
   // The IPs a host-network pod has: the node's.
   std::vector<std::string> nodeIPs(const SyncRequest& req) const;
   absl::Status ensureImage(const api::Pod& pod, const api::Container& c, const EnvSources* sources,
@@ -164,7 +184,6 @@ class RuntimeManager {
                              const std::string& podIP, const std::string& message,
                              int64_t gracePeriodSeconds, std::vector<ContainerEvent>* events);
   void removeDeadContainers(const PodRuntimeStatus& status);
-  void removeContainerAndLogs(const ContainerRuntimeStatus& c, const PodRuntimeStatus& pod);
   // /var/log/containers/<pod>_<namespace>_<container>-<id>.log
   std::string logLinkPath(const std::string& podName, const std::string& podNamespace,
                           const std::string& container, const std::string& id) const;
@@ -173,6 +192,9 @@ class RuntimeManager {
   cri::ImageService& images_;
   RuntimeOptions opts_;
   HookRunner* hooks_ = nullptr;
+
+  // What each container was last handed (CreateContainer, UpdateContainerResources).
+  ActuatedResources actuated_;
 
   std::mutex cacheMu_;  // pool threads share these caches of immutable facts
   std::unordered_map<std::string, SandboxFacts> sandboxFacts_;

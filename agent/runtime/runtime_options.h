@@ -37,6 +37,12 @@ struct RuntimeOptions {
   // blocking the calling worker-pool thread; an error fails the sandbox creation (the
   // kubelet's FailedCreatePodContainer). Unset = nothing to make.
   std::function<absl::Status(const std::shared_ptr<const api::Pod>&)> ensurePodCgroup;
+  // Sets the fields `rc` has of the pod's cgroup during an in-place resize
+  // (cm::PodCgroups::updateBlocking), blocking the calling worker-pool thread. Unset =
+  // no pod cgroups to update.
+  std::function<absl::Status(const std::shared_ptr<const api::Pod>&,
+                             const cgroups::ResourceConfig&)>
+      updatePodCgroup;
 };
 
 }  // namespace agent::runtime

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/api/pod.h"
+
 namespace agent::runtime {
 
 enum class SandboxState { kReady, kNotReady };
@@ -51,6 +53,18 @@ struct ContainerRuntimeStatus {
   std::string portsJson;
   // True when ContainerStatus filled in the exit details (ListContainers does not).
   bool detailed = false;
+  // The CPU and memory requests and limits last handed to the runtime for this
+  // container (ActuatedResources); unset when the agent has no record of it.
+  std::optional<api::ResourceRequirements> actuated;
+  // What the runtime reports the container runs with (ContainerStatus.resources.linux),
+  // when it reports it: what a resize starts from when there is no record.
+  struct Reported {
+    int64_t cpuShares = 0;
+    int64_t cpuQuota = 0;
+    int64_t cpuPeriod = 0;
+    int64_t memoryLimitInBytes = 0;
+  };
+  std::optional<Reported> reported;
 };
 
 // One pod as the runtime sees it. Sandboxes and containers are sorted newest first.

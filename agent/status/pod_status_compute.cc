@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "agent/runtime/pod_actions.h"
+#include "agent/runtime/pod_resize.h"
 
 namespace agent::status {
 namespace {
@@ -13,6 +14,23 @@ using runtime::ContainerState;
 
 constexpr char kContainerCreating[] = "ContainerCreating";
 constexpr char kPodInitializing[] = "PodInitializing";
+
+std::map<std::string, std::string> quantities(const std::map<std::string, api::Quantity>& l) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, q] : l) out[k] = q.str();
+  return out;
+}
+
+// containerStatuses[].resources (and allocatedResources with the gate): what the
+// container runs with, as the kubelet with InPlacePodVerticalScaling reports it.
+void setResources(const StatusInput& in, const api::Container& spec,
+                  const ContainerRuntimeStatus& cur, api::ContainerStatus& st) {
+  api::ResourceRequirements r = runtime::statusResources(spec, cur);
+  if (!r.limits.empty() || !r.requests.empty()) {
+    st.resources = api::StatusResources{quantities(r.limits), quantities(r.requests)};
+  }
+  if (in.allocatedStatus) st.allocatedResources = quantities(spec.resources.requests);
+}
 
 api::ContainerState convertState(const ContainerRuntimeStatus& c) {
   api::ContainerState s;
@@ -43,17 +61,33 @@ api::ContainerState convertState(const ContainerRuntimeStatus& c) {
   return s;
 }
 
-std::vector<api::ContainerStatus> containerStatuses(const StatusInput& in,
-                                                    const std::vector<api::Container>& specs,
-                                                    const char* defaultReason) {
+// `previous`: the same list (init or app) of the previous status, or null. `app`: the
+// app containers (the ones resized in place, whose resources the status shows).
+std::vector<api::ContainerStatus> containerStatuses(
+    const StatusInput& in, const std::vector<api::Container>& specs, const char* defaultReason,
+    const std::vector<api::ContainerStatus>* previous, bool app) {
   std::vector<api::ContainerStatus> out;
   for (const auto& spec : specs) {
-    api::ContainerStatus st;
+    api::ContainerStatus st = {};  // value-initialized: GCC 12 -O2 sees its optional as unset
     st.name = spec.name;
     st.image = spec.image;
     st.state.waiting = api::ContainerStateWaiting{defaultReason, ""};
     st.started = false;
     auto instances = in.runtime->containersNamed(spec.name);
+    if (instances.empty() && previous) {
+      // A container the runtime no longer has (garbage-collected after its pod
+      // ended) keeps its last terminated status; otherwise its restart count and
+      // last termination carry over (the kubelet's convertToAPIContainerStatuses).
+      for (const auto& old : *previous) {
+        if (old.name != spec.name) continue;
+        if (old.state.terminated) {
+          st = old;
+        } else {
+          st.restartCount = old.restartCount;
+          st.lastState = old.lastState;
+        }
+      }
+    }
     if (!instances.empty()) {
       const ContainerRuntimeStatus& cur = *instances[0];
       st.state = convertState(cur);
@@ -66,6 +100,7 @@ std::vector<api::ContainerStatus> containerStatuses(const StatusInput& in,
       st.started = running && health.started;
       st.ready = running && health.started && health.ready;
       if (instances.size() > 1) st.lastState = convertState(*instances[1]);
+      if (app) setResources(in, spec, cur, st);
     }
     // A container that failed to (re)start shows why, with its last run as lastState.
     auto w = in.waiting->find(spec.name);
@@ -206,10 +241,12 @@ api::PodStatus computePodStatus(const StatusInput& in) {
   const api::Pod& pod = *in.pod;
   api::PodStatus s;
   bool hasInit = !pod.spec.initContainers.empty();
-  s.initContainerStatuses = containerStatuses(in, pod.spec.initContainers,
-                                              hasInit ? kPodInitializing : kContainerCreating);
+  s.initContainerStatuses = containerStatuses(
+      in, pod.spec.initContainers, hasInit ? kPodInitializing : kContainerCreating,
+      in.previous ? &in.previous->initContainerStatuses : nullptr, false);
   s.containerStatuses =
-      containerStatuses(in, pod.spec.containers, hasInit ? kPodInitializing : kContainerCreating);
+      containerStatuses(in, pod.spec.containers, hasInit ? kPodInitializing : kContainerCreating,
+                        in.previous ? &in.previous->containerStatuses : nullptr, true);
   s.phase = podPhase(pod, s.initContainerStatuses, s.containerStatuses);
   s.qosClass = podQosClass(pod);
   s.startTime = rfc3339(in.startTime);
@@ -299,6 +336,26 @@ api::PodStatus computePodStatus(const StatusInput& in) {
   }
   cond("ContainersReady", containersReady, notReadyReason, notReadyMsg);
   cond("PodScheduled", true, "", "");
+  // In-place resize (the kubelet 1.33+ conditions; status.resize is deprecated): every
+  // resize is admitted here, so never PodResizePending; PodResizeInProgress while a
+  // running container's resources differ from its spec, with reason Error and the
+  // message once an attempt failed.
+  if (runtime::podResizeInProgress(pod, *in.runtime)) {
+    api::PodCondition c;
+    c.type = "PodResizeInProgress";
+    c.status = "True";
+    if (!in.resizeError.empty()) {
+      c.reason = "Error";
+      c.message = in.resizeError;
+    }
+    const api::PodCondition* prev = findCondition(in.previous, c.type);
+    c.lastTransitionTime =
+        prev && prev->status == c.status ? prev->lastTransitionTime : rfc3339(in.now);
+    c.lastProbeTime = prev && prev->reason == c.reason && prev->message == c.message
+                          ? prev->lastProbeTime
+                          : rfc3339(in.now);
+    s.conditions.push_back(c);
+  }
   if (!in.sandboxError.empty()) s.message = in.sandboxError;
   return s;
 }

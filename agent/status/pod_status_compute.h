@@ -25,6 +25,11 @@ struct StatusInput {
   const runtime::PodRuntimeStatus* runtime = nullptr;
   const std::map<std::string, runtime::WaitingReason>* waiting = nullptr;
   std::string sandboxError;
+  // Why the last in-place resize failed (the PodResizeInProgress condition's Error);
+  // empty when it did not.
+  std::string resizeError;
+  // The InPlacePodVerticalScalingAllocatedStatus gate: report allocatedResources.
+  bool allocatedStatus = false;
   std::string hostIP;
   core::WallTime startTime;
   core::WallTime now;

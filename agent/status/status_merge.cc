@@ -50,7 +50,8 @@ bool isTerminalPhase(const std::string& phase) { return phase == "Succeeded" || 
 
 bool isKubeletCondition(const std::string& type) {
   return type == "PodScheduled" || type == "Ready" || type == "Initialized" ||
-         type == "ContainersReady" || type == "PodReadyToStartContainers";
+         type == "ContainersReady" || type == "PodReadyToStartContainers" ||
+         type == "PodResizePending" || type == "PodResizeInProgress";
 }
 
 namespace {

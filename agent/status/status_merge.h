@@ -15,8 +15,8 @@ namespace agent::status {
 bool isTerminalPhase(const std::string& phase);
 
 // The condition types the kubelet owns (PodScheduled, Ready, Initialized,
-// ContainersReady, PodReadyToStartContainers). Others (readiness gates,
-// DisruptionTarget, ...) belong to other writers and survive the agent's writes.
+// ContainersReady, PodReadyToStartContainers, PodResizePending, PodResizeInProgress). Others
+// (readiness gates, DisruptionTarget, ...) belong to other writers and survive the agent's writes.
 bool isKubeletCondition(const std::string& type);
 
 // Keeps from `old` (the last status the agent set, or else what the API holds;

@@ -94,7 +94,7 @@ class FakeApiServer {
   absl::StatusOr<nlohmann::json> create(const std::string& collectionPath, nlohmann::json obj);
   absl::StatusOr<nlohmann::json> get(const std::string& objectPath);
   // RV-checked if the object carries metadata.resourceVersion. A path ending in
-  // /status (or /approval) writes that subresource.
+  // /status (or /approval, /resize) writes that subresource.
   absl::StatusOr<nlohmann::json> update(const std::string& objectPath, nlohmann::json obj);
   // Patches as PATCH would (contentType: merge, strategic-merge or json-patch).
   absl::StatusOr<nlohmann::json> patch(const std::string& objectPath,

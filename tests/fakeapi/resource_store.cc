@@ -291,7 +291,7 @@ absl::StatusOr<json> ResourceStore::updateLocked(const ResourceInfo& r, const st
     return modifiedConflict(r, urlName);
   }
   prepareForUpdate(r, subresource, obj, cur);
-  RETURN_IF_ERROR(validateUpdate(r, urlName, obj, cur));
+  RETURN_IF_ERROR(validateUpdate(r, subresource, urlName, obj, cur));
   json& m = metaOf(obj);
   // System fields an update cannot change (rest.BeforeUpdate).
   for (const char* f :

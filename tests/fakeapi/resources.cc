@@ -30,7 +30,7 @@ const std::vector<ResourceInfo>& allResources() {
        "pods",
        "Pod",
        true,
-       {"status"},
+       {"status", "resize"},
        {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
         "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}},
       {"", "v1", "nodes", "Node", false, {"status"}, {"spec.unschedulable"}},

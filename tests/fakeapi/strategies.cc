@@ -3,6 +3,7 @@
 #include <set>
 
 #include "tests/fakeapi/api_errors.h"
+#include "tests/fakeapi/pod_resize.h"
 #include "tests/fakeapi/resources.h"
 
 namespace cubelet::fakeapi {
@@ -89,8 +90,11 @@ json nodePodCidrs(const json& node) {
 
 }  // namespace
 
-absl::Status validateUpdate(const ResourceInfo& r, const std::string& name, json& obj,
-                            const json& old) {
+absl::Status validateUpdate(const ResourceInfo& r, const std::string& subresource,
+                            const std::string& name, json& obj, const json& old) {
+  if (r.group.empty() && r.resource == "pods" && subresource == "resize") {
+    return validateResize(r, name, obj, old);
+  }
   if (!(r.group.empty() && r.resource == "nodes")) return absl::OkStatus();
   syncNodePodCidrs(obj);
   const json before = nodePodCidrs(old);
@@ -245,6 +249,10 @@ void prepareForUpdate(const ResourceInfo& r, const std::string& subresource, jso
         obj["status"]["conditions"] = conditions;
       }
     }
+    return;
+  }
+  if (subresource == "resize") {
+    prepareResize(obj, old);
     return;
   }
   if (subresource == "approval") {

@@ -1,6 +1,6 @@
 // Kind-specific behaviour of the fake API server's registry, after the upstream REST
 // strategies (pkg/registry/*/strategy.go): defaults and reset fields on create, what the
-// main resource and the status/approval subresources may change on update, graceful
+// main resource and the status/approval/resize subresources may change on update, graceful
 // deletion of pods, and which objects a pod references (for the Node authorizer).
 #pragma once
 
@@ -32,15 +32,18 @@ absl::Status prepareForCreate(const ResourceInfo& r, nlohmann::json& obj, const 
 // Makes `obj` (the requested new state) what the main resource ("") or subresource
 // may change of `old`: main-resource writes keep the status of kinds with a status
 // subresource; status writes keep the spec (and for pods the owner references);
-// approval writes change only status.conditions.
+// approval writes change only status.conditions; a pod's resize writes only its
+// containers' resources and resizePolicy (pod_resize.h).
 void prepareForUpdate(const ResourceInfo& r, const std::string& subresource, nlohmann::json& obj,
                       const nlohmann::json& old);
 
 // Checks an update of the main resource or a subresource after prepareForUpdate, as
 // the kinds' ValidateUpdate do (the rules cubelet's paths meet): a Node's
-// spec.podCIDRs may only change from unset to set (ValidateNodeUpdate). Also keeps a
-// Node's spec.podCIDR and spec.podCIDRs in step, as the v1 conversion does.
-absl::Status validateUpdate(const ResourceInfo& r, const std::string& name, nlohmann::json& obj,
+// spec.podCIDRs may only change from unset to set (ValidateNodeUpdate); a pod's resize
+// changes only what ValidatePodResize allows (pod_resize.h). Also keeps a Node's
+// spec.podCIDR and spec.podCIDRs in step, as the v1 conversion does.
+absl::Status validateUpdate(const ResourceInfo& r, const std::string& subresource,
+                            const std::string& name, nlohmann::json& obj,
                             const nlohmann::json& old);
 
 // The grace period a delete uses (podStrategy.CheckGracefulDelete), or nullopt when the

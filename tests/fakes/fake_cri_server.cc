@@ -319,7 +319,14 @@ class RuntimeImpl final : public v1::RuntimeService::Service {
     if (sb != st_->sandboxes.end() && !c.config.log_path().empty()) {
       s->set_log_path(absl::StrCat(sb->second.config.log_directory(), "/", c.config.log_path()));
     }
-    *s->mutable_resources()->mutable_linux() = c.resources;
+    if (st_->reportsResources) *s->mutable_resources()->mutable_linux() = c.resources;
+    if (req->verbose() && sb != st_->sandboxes.end()) {
+      // containerd's verbose info: the OCI spec it handed runc, among other things.
+      const std::string& parent = sb->second.config.linux().cgroup_parent();
+      (*resp->mutable_info())["info"] = absl::StrCat(R"({"sandboxID":")", c.sandboxId,
+                                                     R"(","runtimeSpec":{"linux":{"cgroupsPath":")",
+                                                     parent, "/", it->first, R"("}}})");
+    }
     return grpc::Status::OK;
   }
 
@@ -328,6 +335,7 @@ class RuntimeImpl final : public v1::RuntimeService::Service {
                                         v1::UpdateContainerResourcesResponse*) override {
     FAKE_CRI_INTERCEPT("UpdateContainerResources");
     std::lock_guard lock(st_->mu);
+    st_->resourceUpdates.emplace_back(req->container_id(), req->linux());
     auto it = st_->containers.find(req->container_id());
     if (it == st_->containers.end()) return notFound("container", req->container_id());
     it->second.resources = req->linux();
@@ -416,12 +424,16 @@ class RuntimeImpl final : public v1::RuntimeService::Service {
     *out->mutable_attributes()->mutable_labels() = c.config.labels();
     *out->mutable_attributes()->mutable_annotations() = c.config.annotations();
     int64_t now = nowNanos();
-    out->mutable_cpu()->set_timestamp(now);
-    out->mutable_cpu()->mutable_usage_core_nano_seconds()->set_value(
-        values.cpuUsageCoreNanoSeconds);
-    out->mutable_memory()->set_timestamp(now);
-    out->mutable_memory()->mutable_working_set_bytes()->set_value(values.memoryWorkingSetBytes);
-    if (values.memoryUsageBytes) {
+    if (values.reportCpu) {
+      out->mutable_cpu()->set_timestamp(now);
+      out->mutable_cpu()->mutable_usage_core_nano_seconds()->set_value(
+          values.cpuUsageCoreNanoSeconds);
+    }
+    if (values.reportMemory) {
+      out->mutable_memory()->set_timestamp(now);
+      out->mutable_memory()->mutable_working_set_bytes()->set_value(values.memoryWorkingSetBytes);
+    }
+    if (values.reportMemory && values.memoryUsageBytes) {
       out->mutable_memory()->mutable_usage_bytes()->set_value(values.memoryUsageBytes);
     }
     if (values.writableLayerBytes || values.writableLayerInodes) {
@@ -573,6 +585,16 @@ void FakeCriServer::addImage(const std::string& ref, uint64_t sizeBytes) {
 void FakeCriServer::setExecSyncHandler(ExecSyncHandler handler) {
   std::lock_guard lock(state_->mu);
   state_->execSync = std::move(handler);
+}
+
+std::vector<FakeCriServer::ResourceUpdate> FakeCriServer::resourceUpdates() const {
+  std::lock_guard lock(state_->mu);
+  return state_->resourceUpdates;
+}
+
+void FakeCriServer::setReportsResources(bool reports) {
+  std::lock_guard lock(state_->mu);
+  state_->reportsResources = reports;
 }
 
 void FakeCriServer::setConditions(bool runtimeReady, bool networkReady) {

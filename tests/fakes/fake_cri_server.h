@@ -47,12 +47,19 @@ class FakeCriServer {
   std::vector<std::string> callLog() const;  // method names, in arrival order
   // StopContainer calls: container id and the grace (timeout) asked for, in order.
   std::vector<std::pair<std::string, int64_t>> stopCalls() const;
+  // UpdateContainerResources calls that reached the runtime: container id and the
+  // resources asked for, in order (failed ones included).
+  using ResourceUpdate = std::pair<std::string, runtime::v1::LinuxContainerResources>;
+  std::vector<ResourceUpdate> resourceUpdates() const;
 
   // --- Runtime state.
   // Makes an image present, as if pulled; `ref` is normalized like the kubelet does.
   void addImage(const std::string& ref, uint64_t sizeBytes = 1 << 20);
   void setExecSyncHandler(ExecSyncHandler handler);  // default: exit 0, no output
   void setConditions(bool runtimeReady, bool networkReady);
+  // Whether ContainerStatus reports the container's resources (default true; false is
+  // a runtime from before KEP-1287's CRI changes).
+  void setReportsResources(bool reports);
   // The container's process ended (it is EXITED with this code and reason).
   void exitContainer(const std::string& id, int exitCode, const std::string& reason);
 
@@ -64,8 +71,14 @@ class FakeCriServer {
     uint64_t memoryUsageBytes = 0;    // 0: not reported
     uint64_t writableLayerBytes = 0;  // 0 with inodes 0: no writable_layer
     uint64_t writableLayerInodes = 0;
+    // false: the cpu / memory field is left unset, as a runtime without those figures.
+    bool reportCpu = true;
+    bool reportMemory = true;
   };
   void setContainerStats(const std::string& id, StatsValues values);
+  // ContainerStatus(verbose) answers info["info"] as containerd does, with
+  // runtimeSpec.linux.cgroupsPath "<sandbox cgroup_parent>/<id>" (cgroupfs driver).
+
   // ImageFsInfo's fs_id.mountpoint (default "/var/lib/fake-cri").
   void setImageFsMountpoint(const std::string& path);
 
@@ -108,6 +121,8 @@ class FakeCriServer {
     std::map<std::string, Fault> faults;
     std::vector<std::string> calls;
     std::vector<std::pair<std::string, int64_t>> stops;
+    std::vector<ResourceUpdate> resourceUpdates;
+    bool reportsResources = true;
     ExecSyncHandler execSync;
     bool runtimeReady = true, networkReady = true;
     std::string podCidr;

@@ -482,6 +482,11 @@ void Agent::onPodChanged(const std::string& uid) {
     in.runtime = v.runtime;
     in.waiting = v.waiting;
     in.sandboxError = v.sandboxError;
+    in.resizeError = v.resizeError;
+    if (auto g = cfg_.featureGates.find("InPlacePodVerticalScalingAllocatedStatus");
+        g != cfg_.featureGates.end()) {
+      in.allocatedStatus = g->second;
+    }
     in.hostIP = nodeIP_;
     in.startTime = v.firstSeen;
     in.now = loop_.wallNow();

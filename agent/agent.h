@@ -18,6 +18,7 @@
 #include "agent/cni/pod_network_config.h"
 #include "agent/config/agent_config.h"
 #include "agent/eviction/eviction_manager.h"
+#include "agent/gc/garbage_collector.h"
 #include "agent/health/cri_exec_runner.h"
 #include "agent/health/hook_runner.h"
 #include "agent/pods/admission.h"
@@ -81,8 +82,11 @@ class Agent {
   // agent_resources.cc: the cgroup manager for this host and --cgroup-driver, the QoS
   // and pod cgroups, and what the runtime needs of them (into `opts`).
   absl::Status setUpCgroups(runtime::RuntimeOptions& opts);
-  // The stats provider and the eviction manager (thresholds from the config).
+  // The stats provider, the garbage collectors and the eviction manager (thresholds
+  // from the config).
   absl::Status setUpEviction();
+  // The container and image garbage collectors (the eviction manager's reclaims too).
+  void setUpGarbageCollection();
   // The node shutdown manager (inert unless shutdownGracePeriod is set).
   void setUpShutdown();
   void startResources();
@@ -130,6 +134,10 @@ class Agent {
   std::unique_ptr<cm::PodCgroups> podCgroups_;
   std::unique_ptr<stats::StatsProvider> stats_;
   std::shared_ptr<const stats::Summary> summary_;  // the latest collected
+  // Container and image GC; the collectors outlive the loop side that uses them.
+  std::unique_ptr<gc::ContainerGc> containerGc_;
+  std::unique_ptr<gc::ImageGcManager> imageGc_;
+  std::unique_ptr<gc::GarbageCollector> gc_;
   std::unique_ptr<eviction::EvictionManager> eviction_;
   std::unique_ptr<shutdown::ShutdownManager> shutdown_;
   // Pods the agent ended: their final status, and who waits for them to stop.

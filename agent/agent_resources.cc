@@ -1,14 +1,14 @@
 // The agent's resource side, wired as the kubelet's container manager, eviction
 // manager and node shutdown manager are: the cgroup driver chosen from the host's
 // cgroup mode and --cgroup-driver, the QoS and pod cgroups, the stats that feed
-// /stats/summary and eviction, and graceful shutdown over logind.
+// /stats/summary and eviction, container and image garbage collection, and graceful
+// shutdown over logind.
 #include <unistd.h>
 
 #include "agent/agent.h"
 #include "agent/cm/node_allocatable.h"
 #include "agent/events/object_ref.h"
 #include "agent/eviction/thresholds.h"
-#include "agent/gc/image_gc.h"
 #include "agent/shutdown/logind_inhibitor.h"
 #include "agent/stats/eviction_observations.h"
 #include "agent/stats/summary_json.h"
@@ -115,6 +115,10 @@ absl::Status Agent::setUpCgroups(runtime::RuntimeOptions& ro) {
   ro.ensurePodCgroup = [pc = podCgroups_.get()](const std::shared_ptr<const api::Pod>& pod) {
     return pc->ensureBlocking(pod, kPodCgroupTimeout);
   };
+  ro.updatePodCgroup = [pc = podCgroups_.get()](const std::shared_ptr<const api::Pod>& pod,
+                                                const cgroups::ResourceConfig& rc) {
+    return pc->updateBlocking(pod, rc, kPodCgroupTimeout);
+  };
   return absl::OkStatus();
 }
 
@@ -136,6 +140,7 @@ absl::Status Agent::setUpEviction() {
   so.rootDir = cfg_.rootDir;
   so.podLogsDir = cfg_.podLogsDir;
   stats_ = std::make_unique<stats::StatsProvider>(*cri_, *cri_, loop_, so);
+  setUpGarbageCollection();
 
   eviction::EvictionManagerOptions eo;
   eo.thresholds = std::move(*thresholds);
@@ -190,19 +195,13 @@ absl::Status Agent::setUpEviction() {
     });
     return clean;
   };
-  // Under disk pressure the kubelet first removes unused images (imageGC); dead
-  // containers' removal (containerGC) is not done yet.
+  // Under disk pressure the kubelet first removes dead containers (for nodefs), then
+  // unused images.
+  deps.deleteAllUnusedContainers = [this](eviction::EvictionManagerDeps::Done done) {
+    gc_->deleteAllUnusedContainers(std::move(done));
+  };
   deps.deleteUnusedImages = [this](eviction::EvictionManagerDeps::Done done) {
-    core::runOnPool(
-        *pool_, loop_,
-        [cri = cri_.get()]() -> absl::Status {
-          auto r = gc::deleteUnusedImages(*cri, *cri);
-          if (!r.ok()) return r.status();
-          LOG_INFO << "image GC: freed " << r->bytesFreed << " bytes in " << r->removed.size()
-                   << " images";
-          return absl::OkStatus();
-        },
-        std::move(done));
+    gc_->deleteUnusedImages(std::move(done));
   };
   deps.recordEvent = [this](const api::Pod* pod, std::string_view reason, std::string_view message,
                             const std::map<std::string, std::string>&) {
@@ -212,6 +211,36 @@ absl::Status Agent::setUpEviction() {
   };
   eviction_ = std::make_unique<eviction::EvictionManager>(loop_, std::move(eo), std::move(deps));
   return absl::OkStatus();
+}
+
+void Agent::setUpGarbageCollection() {
+  containerGc_ = std::make_unique<gc::ContainerGc>(*cri_, *runtime_);
+  gc::ImageGcPolicy policy{cfg_.imageGCHighThresholdPercent, cfg_.imageGCLowThresholdPercent,
+                           std::chrono::duration_cast<core::Duration>(cfg_.imageMinimumGCAge)};
+  imageGc_ = std::make_unique<gc::ImageGcManager>(
+      *cri_, *cri_, policy, [cri = cri_.get()] { return gc::criImageFsStats(*cri); });
+  gc::GarbageCollectorOptions go;
+  go.imageGcEnabled = cfg_.imageGCHighThresholdPercent != 100;
+  gc::GarbageCollectorDeps deps;
+  deps.podStates = [this]() -> std::optional<gc::PodGcStates> {
+    if (!workers_->relisted()) return std::nullopt;
+    gc::PodGcStates states;
+    workers_->forEachPod([&](const pods::PodView& v) {
+      // A pod no source wants is stopped and removed by its worker.
+      if (!v.pod) return;
+      gc::PodGcState& s = states[v.pod->metadata.uid];
+      s.terminated = v.terminated;
+      s.evicted = v.terminalReason == eviction::kReason;
+      s.deleted = v.pod->metadata.deletionTimestamp.has_value();
+    });
+    return states;
+  };
+  deps.nodeWarning = [this](const std::string& reason, const std::string& message) {
+    events::EventRecorder& rec = cluster_ ? cluster_->events() : logOnlyEvents_;
+    rec.record(events::nodeRef(cfg_.nodeName), events::EventType::kWarning, reason, message);
+  };
+  gc_ = std::make_unique<gc::GarbageCollector>(loop_, *pool_, *containerGc_, *imageGc_, go,
+                                               std::move(deps));
 }
 
 void Agent::setUpShutdown() {
@@ -278,6 +307,7 @@ void Agent::startResources() {
     if (!s.ok()) LOG_ERROR << "QoS cgroups: " << s.message();
   });
   eviction_->start();
+  gc_->start();
   if (shutdown_->enabled()) {
     shutdown_->start([](absl::Status s) {
       if (!s.ok()) {

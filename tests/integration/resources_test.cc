@@ -3,7 +3,9 @@
 // kernel's cgroup files, OOM score adjust per QoS class, the log naming the host's
 // cgroup mode, /stats/summary from the read-only port, admission under a memory
 // threshold the node can never meet, and a real disk-pressure eviction on a small
-// tmpfs node filesystem (cluster mode: static pods are critical, never evicted).
+// tmpfs node filesystem (cluster mode: static pods are critical, never evicted), a
+// deleted pod's cgroup directories gone from every v1 hierarchy, and graceful node
+// shutdown driven by a fake logind on a private D-Bus.
 //
 // These machines mount the cgroup v1 controllers (with a controller-less cgroup2 at
 // /sys/fs/cgroup/unified), so the containers' limits are read from the v1 files
@@ -14,17 +16,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <iostream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/atomic_file.h"
+#include "core/sd_event_loop.h"
+#include "tests/fakes/fake_logind.h"
 #include "tests/support/cluster_fixture.h"
+#include "tests/support/private_dbus.h"
 #include "tests/support/run_command.h"
 
 namespace cubelet::testing {
@@ -195,6 +206,54 @@ TEST_F(ResourcesTest, QosParentsLimitsAndOomScoresReachTheKernel) {
   EXPECT_TRUE(absl::StrContains(cubelet_->log(), "cgroup")) << cubelet_->log();
 }
 
+// The mount points of the cgroup v1 hierarchies (fstype "cgroup") of this process.
+std::vector<std::string> v1Hierarchies() {
+  std::vector<std::string> out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    auto dash = std::find(f.begin(), f.end(), "-");
+    if (dash == f.end() || dash + 1 == f.end() || f.size() < 5 || *(dash + 1) != "cgroup") continue;
+    out.push_back(f[4]);
+  }
+  return out;
+}
+
+TEST_F(ResourcesTest, ADeletedPodsCgroupIsRemovedFromEveryV1Hierarchy) {
+  startCubelet({"--cgroup-root=" + cgroupRoot_});
+  cubelet_->writeManifest("gone.yaml", resourcePod("gone", ""));
+  ASSERT_TRUE(cubelet_->waitForPhase("gone", "Running", 60s));
+  ASSERT_FALSE(runningContainer("gone-" + cubelet_->nodeName()).empty());
+  auto pod = cubelet_->pod("gone");
+  ASSERT_TRUE(pod.has_value());
+  std::string rel =
+      cgroupRoot_ + "/kubepods/besteffort/pod" + (*pod)["metadata"]["uid"].get<std::string>();
+
+  // The hierarchies where runc made the pod's cgroup (with the container's below it).
+  std::vector<std::string> checked;
+  for (const std::string& h : v1Hierarchies()) {
+    if (fs::is_directory(h + rel)) checked.push_back(h + rel);
+  }
+  ASSERT_FALSE(checked.empty()) << "no cgroup v1 hierarchy of this host has " << rel;
+  std::cout << "checking " << rel << " in " << checked.size()
+            << " v1 hierarchies:" << ::testing::PrintToString(checked) << "\n";
+
+  cubelet_->removeManifest("gone.yaml");
+  ASSERT_TRUE(cubelet_->waitForPod(
+      "gone", [](const std::optional<json>& p) { return !p.has_value(); }, 60s));
+  std::vector<std::string> left = checked;
+  for (int i = 0; i < 150 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(200ms);
+    std::erase_if(left, [](const std::string& d) { return !fs::exists(d); });
+  }
+  EXPECT_TRUE(left.empty()) << "still there: " << ::testing::PrintToString(left) << "\n"
+                            << cubelet_->log();
+  EXPECT_TRUE(sandboxesOf("gone-" + cubelet_->nodeName()).empty());
+  // The QoS parents stay, as the kubelet keeps them.
+  EXPECT_TRUE(fs::is_directory(fs::path(checked[0]).parent_path()));
+}
+
 TEST_F(ResourcesTest, StatsSummaryDescribesNodeAndPods) {
   startCubelet({"--cgroup-root=" + cgroupRoot_});
   cubelet_->writeManifest("stats.yaml", resourcePod("stats", ""));
@@ -308,6 +367,252 @@ TEST_F(ResourcesTest, DiskPressureEvictsTheFillingPodAndClears) {
   ASSERT_TRUE(hasCondition(node, "DiskPressure", "False")) << node.dump();
   createPod(podObject("after", "sleep 3600"));
   waitForPodPhase("after", "Running");
+}
+
+// In-place resize through the pods/resize subresource: a new CPU limit reaches the
+// running container's cgroup (cpu.cfs_quota_us, written by runc through containerd's
+// UpdateContainerResources) and the container is not restarted.
+TEST_F(ResourcesTest, ResizeChangesTheRunningContainersCpuQuota) {
+  startJoined({"--cgroup-root=" + cgroupRoot_});
+  json pod = podObject("resize", "sleep 3600");
+  pod["spec"]["containers"][0]["resources"] = {{"requests", {{"cpu", "100m"}, {"memory", "32Mi"}}},
+                                               {"limits", {{"cpu", "200m"}, {"memory", "64Mi"}}}};
+  createPod(pod);
+  waitForPodPhase("resize", "Running");
+  const std::string id = runningContainer("resize");
+  ASSERT_FALSE(id.empty());
+  auto cpuFile = [&](const std::string& file) -> std::string {
+    int pid = containerPid("resize");
+    if (pid <= 0) return "";
+    auto cg = v1Cgroups(pid);
+    std::string cpuPath = cg.count("cpu") ? cg["cpu"] : cg["cpu,cpuacct"];
+    std::string cpuMount =
+        fs::exists("/sys/fs/cgroup/cpu") ? "/sys/fs/cgroup/cpu" : "/sys/fs/cgroup/cpu,cpuacct";
+    return readFileText(cpuMount + cpuPath + "/" + file);
+  };
+  EXPECT_EQ(cpuFile("cpu.cfs_quota_us"), "20000");
+  EXPECT_EQ(cpuFile("cpu.shares"), "102");
+  // What this containerd reports back (ContainerStatus.resources), for the record.
+  if (auto st = cri_->containerStatus(id, false); st.ok()) {
+    std::cout << "ContainerStatus.resources reported: "
+              << (st->status().has_resources() ? st->status().resources().DebugString() : "none")
+              << std::endl;
+  }
+
+  auto patched = api_->patch(
+      podPath("resize") + "/resize", "application/strategic-merge-patch+json",
+      {{"spec",
+        {{"containers",
+          {{{"name", "main"},
+            {"resources", {{"limits", {{"cpu", "500m"}}}, {"requests", {{"cpu", "300m"}}}}}}}}}}});
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  EXPECT_EQ((*patched)["spec"]["containers"][0]["resources"]["limits"]["cpu"], "500m");
+  bool applied = false;
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       !applied && std::chrono::steady_clock::now() < until;) {
+    applied = cpuFile("cpu.cfs_quota_us") == "50000";
+    if (!applied) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(applied) << "cpu.cfs_quota_us is " << cpuFile("cpu.cfs_quota_us") << "\n"
+                       << cubelet_->log();
+  EXPECT_EQ(cpuFile("cpu.shares"), "307");
+
+  // The same container, never restarted.
+  EXPECT_EQ(runningContainer("resize"), id);
+  // The status shows the new values as what the container runs with, and no resize
+  // in progress (the kubelet 1.33+ conditions).
+  auto inProgress = [](const json& p) {
+    for (const auto& c : p["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == "PodResizeInProgress") return true;
+    }
+    return false;
+  };
+  json got = waitForObject(podPath("resize"), [&](const json& p) {
+    auto cs = p["status"].value("containerStatuses", json::array());
+    return !cs.empty() && cs[0].value("ready", false) &&
+           cs[0].value("resources", json::object())
+                   .value("limits", json::object())
+                   .value("cpu", "") == "500m" &&
+           !inProgress(p);
+  });
+  ASSERT_FALSE(got["status"].value("containerStatuses", json::array()).empty()) << got.dump();
+  const json& cs = got["status"]["containerStatuses"][0];
+  EXPECT_EQ(cs["restartCount"], 0) << got.dump();
+  EXPECT_EQ(cs["resources"]["limits"]["cpu"], "500m") << got.dump();
+  EXPECT_EQ(cs["resources"]["requests"]["cpu"], "300m") << got.dump();
+  EXPECT_EQ(cs["resources"]["limits"]["memory"], "64Mi") << got.dump();
+  EXPECT_FALSE(inProgress(got)) << got.dump();
+}
+
+// Graceful node shutdown through the real binary: cubelet joined to the fake API
+// server, real containerd, and its "system bus" (DBUS_SYSTEM_BUS_ADDRESS) a private
+// dbus-daemon where the fake logind runs on a loop thread of the test. With
+// shutdownGracePeriod 20s / shutdownGracePeriodCriticalPods 8s cubelet holds a
+// delay inhibitor lock; on PrepareForShutdown(true) it stops the regular pod, then
+// the critical one (priority 2000000000), reports both Failed/Terminated, turns the
+// node NotReady and closes the lock's fd.
+class ShutdownTest : public ClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto bus = PrivateDbus::start();
+    ASSERT_TRUE(bus.ok()) << bus.status();
+    dbus_ = std::move(*bus);
+    auto loop = core::SdEventLoop::create();
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = std::move(*loop);
+    FakeLogind::Options opts;
+    // Above the 20 s requested: cubelet must not write a logind drop-in on this host.
+    opts.inhibitDelayMaxUSec = 60'000'000;
+    auto logind = FakeLogind::create(*loop_, dbus_->address(), opts);
+    ASSERT_TRUE(logind.ok()) << logind.status();
+    logind_ = std::move(*logind);
+    thread_ = std::thread([this] { (void)loop_->run(); });
+    ASSERT_TRUE(waitOnLoop([this] { return logind_->ready() || !logind_->error().empty(); }, 10s));
+    ASSERT_TRUE(onLoop<bool>([this] { return logind_->ready(); })) << logind_->error();
+  }
+  void TearDown() override {
+    ClusterTest::TearDown();  // stops cubelet first: it is a client of the bus
+    if (loop_) {
+      if (thread_.joinable()) {
+        loop_->post([this] {
+          logind_.reset();
+          loop_->exit();
+        });
+        thread_.join();
+      }
+      logind_.reset();
+      loop_.reset();
+    }
+    dbus_.reset();
+  }
+
+  // Runs `f` on the logind loop's thread (the fake is not thread-safe) and returns
+  // its result.
+  template <typename T>
+  T onLoop(std::function<T()> f) {
+    auto p = std::make_shared<std::promise<T>>();
+    auto fut = p->get_future();
+    loop_->post([p, f] { p->set_value(f()); });
+    return fut.get();
+  }
+  bool waitOnLoop(std::function<bool()> pred, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (onLoop<bool>(pred)) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return onLoop<bool>(pred);
+  }
+
+  void startWithShutdownConfig() {
+    std::string config = dir_ + "/config.yaml";
+    ASSERT_TRUE(core::writeFileAtomic(config,
+                                      "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                      "kind: KubeletConfiguration\n"
+                                      "shutdownGracePeriod: 20s\n"
+                                      "shutdownGracePeriodCriticalPods: 8s\n")
+                    .ok());
+    cubelet_ = std::make_unique<CubeletProcess>(dir_, std::vector<std::string>{
+                                                          "--kubeconfig=" + kubeconfig_,
+                                                          "--config=" + config,
+                                                      });
+    cubelet_->setEnv("DBUS_SYSTEM_BUS_ADDRESS", dbus_->address());
+    absl::Status s = cubelet_->start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // The finish time (ns) of the pod's container "main" as the runtime recorded it.
+  int64_t finishedAt(const std::string& pod) {
+    for (const auto& c : containersOf(pod)) {
+      auto st = cri_->containerStatus(c.id(), false);
+      EXPECT_TRUE(st.ok()) << st.status();
+      if (st.ok() && st->status().metadata().name() == "main") return st->status().finished_at();
+    }
+    return 0;
+  }
+
+  std::unique_ptr<PrivateDbus> dbus_;
+  std::unique_ptr<core::SdEventLoop> loop_;
+  std::unique_ptr<FakeLogind> logind_;
+  std::thread thread_;
+};
+
+bool readyIs(const json& node, const std::string& status) {
+  for (const auto& c : node["status"].value("conditions", json::array())) {
+    if (c["type"] == "Ready") return c["status"] == status;
+  }
+  return false;
+}
+
+TEST_F(ShutdownTest, RegularPodsStopBeforeCriticalOnesAndTheLockIsReleased) {
+  startWithShutdownConfig();
+
+  // The delay lock, taken as the kubelet takes it.
+  ASSERT_TRUE(waitOnLoop([this] { return logind_->heldCount() == 1; }, 30s)) << cubelet_->log();
+  auto calls =
+      onLoop<std::vector<FakeLogind::InhibitCall>>([this] { return logind_->inhibitCalls(); });
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].what, "shutdown");
+  EXPECT_EQ(calls[0].who, "kubelet");
+  EXPECT_EQ(calls[0].mode, "delay");
+
+  json normal = podObject("normal", "sleep 3600");
+  json critical = podObject("critical", "sleep 3600");
+  critical["spec"]["priorityClassName"] = "system-node-critical";
+  critical["spec"]["priority"] = 2000000000;
+  createPod(normal);
+  createPod(critical);
+  waitForPodPhase("normal", "Running", 90s);
+  waitForPodPhase("critical", "Running", 90s);
+  ASSERT_TRUE(readyIs(
+      waitForObject("/api/v1/nodes/it-node", [](const json& n) { return readyIs(n, "True"); }),
+      "True"));
+
+  ASSERT_TRUE(onLoop<bool>([this] { return logind_->emitPrepareForShutdown(true).ok(); }));
+
+  // Both pods end Failed with the kubelet's reason and message.
+  for (const char* name : {"normal", "critical"}) {
+    SCOPED_TRACE(name);
+    json p = waitForPodPhase(name, "Failed", 60s);
+    EXPECT_EQ(p["status"]["phase"], "Failed") << p.dump();
+    EXPECT_EQ(p["status"]["reason"], "Terminated") << p.dump();
+    EXPECT_EQ(p["status"]["message"], "Pod was terminated in response to imminent node shutdown.")
+        << p.dump();
+  }
+  // The node says it is going down.
+  json node = waitForObject("/api/v1/nodes/it-node", [](const json& n) {
+    for (const auto& c : n["status"].value("conditions", json::array())) {
+      if (c["type"] == "Ready" && c["status"] == "False" &&
+          absl::StrContains(c.value("message", ""), "node is shutting down")) {
+        return true;
+      }
+    }
+    return false;
+  });
+  EXPECT_TRUE(readyIs(node, "False")) << node["status"].dump();
+  // Once every group is done the lock's fd is closed: logind may power off.
+  EXPECT_TRUE(waitOnLoop([this] { return logind_->released(0); }, 30s)) << cubelet_->log();
+  EXPECT_EQ(onLoop<size_t>([this] { return logind_->heldCount(); }), 0u);
+
+  // The regular pod went first: the critical group only starts once it is done (both
+  // ignore SIGTERM as PID 1 shells, so each takes its 2 s grace period).
+  int64_t normalEnd = finishedAt("normal");
+  int64_t criticalEnd = finishedAt("critical");
+  ASSERT_GT(normalEnd, 0);
+  ASSERT_GT(criticalEnd, 0);
+  EXPECT_GT(criticalEnd - normalEnd, int64_t{1'000'000'000})
+      << "normal ended at " << normalEnd << ", critical at " << criticalEnd;
+  std::string log = cubelet_->log();
+  size_t detected = log.find("Shutdown manager detected new shutdown event");
+  size_t normalDone = log.find("Shutdown manager finished killing pod default/normal");
+  size_t criticalKill = log.find("Shutdown manager killing pod default/critical");
+  ASSERT_NE(detected, std::string::npos) << log;
+  ASSERT_NE(normalDone, std::string::npos) << log;
+  ASSERT_NE(criticalKill, std::string::npos) << log;
+  EXPECT_LT(detected, normalDone);
+  EXPECT_LT(normalDone, criticalKill) << log;
 }
 
 }  // namespace

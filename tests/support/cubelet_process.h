@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,10 @@ class CubeletProcess {
   // `dir` holds manifests/, root/, logs/ and cubelet.log; created if missing.
   explicit CubeletProcess(std::string dir, std::vector<std::string> extraFlags = {});
   ~CubeletProcess();  // SIGKILLs a still-running process
+
+  // Sets (or overrides) a variable of the environment cubelet starts with; the rest
+  // is the test's own environment. Takes effect at the next start().
+  void setEnv(const std::string& name, const std::string& value) { env_[name] = value; }
 
   absl::Status start();
   // SIGTERM, then waits for the exit; returns the exit status.
@@ -58,6 +63,7 @@ class CubeletProcess {
  private:
   std::string dir_;
   std::vector<std::string> extraFlags_;
+  std::map<std::string, std::string> env_;
   std::string nodeName_ = "it-node";
   int port_ = 0;
   pid_t pid_ = -1;

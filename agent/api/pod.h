@@ -181,6 +181,19 @@ struct SeccompProfile {
   std::optional<std::string> localhostProfile{};
 };
 
+// Passed through to the runtime (CRI SELinuxOption); never interpreted here.
+struct SELinuxOptions {
+  std::string user{};
+  std::string role{};
+  std::string type{};
+  std::string level{};
+};
+
+struct AppArmorProfile {
+  std::string type{};  // RuntimeDefault, Unconfined, Localhost.
+  std::optional<std::string> localhostProfile{};
+};
+
 struct SecurityContext {
   std::optional<Capabilities> capabilities{};
   std::optional<bool> privileged{};
@@ -191,6 +204,8 @@ struct SecurityContext {
   std::optional<bool> allowPrivilegeEscalation{};
   std::optional<std::string> procMount{};
   std::optional<SeccompProfile> seccompProfile{};
+  std::optional<SELinuxOptions> seLinuxOptions{};
+  std::optional<AppArmorProfile> appArmorProfile{};
 };
 
 struct Container {
@@ -217,6 +232,9 @@ struct Container {
   bool stdin = false;
   bool stdinOnce = false;
   bool tty = false;
+  // Ephemeral containers only (EphemeralContainer.targetContainerName): the
+  // container whose process namespace it joins.
+  std::string targetContainerName{};
   // Set by decoding: a hash of the container's JSON as received (without resources
   // and resizePolicy), the value of the io.kubernetes.container.hash annotation; a
   // change restarts the container.
@@ -311,10 +329,13 @@ struct PodSecurityContext {
   std::optional<int64_t> runAsGroup{};
   std::optional<bool> runAsNonRoot{};
   std::vector<int64_t> supplementalGroups{};
+  std::optional<std::string> supplementalGroupsPolicy{};  // "Merge" (unset) or "Strict"
   std::optional<int64_t> fsGroup{};
   std::optional<std::string> fsGroupChangePolicy{};  // "Always" (unset) or "OnRootMismatch"
   std::vector<Sysctl> sysctls{};
   std::optional<SeccompProfile> seccompProfile{};
+  std::optional<SELinuxOptions> seLinuxOptions{};
+  std::optional<AppArmorProfile> appArmorProfile{};
 };
 
 struct PodDNSConfigOption {
@@ -349,6 +370,8 @@ struct PodSpec {
   std::vector<Volume> volumes{};
   std::vector<Container> initContainers{};
   std::vector<Container> containers{};
+  // Added through the pods/ephemeralcontainers subresource; never removed.
+  std::vector<Container> ephemeralContainers{};
   std::string restartPolicy{};  // Defaulted to "Always".
   // The API server always defaults it; unset and 30 are the same thing.
   int64_t terminationGracePeriodSeconds = 30;
@@ -372,6 +395,8 @@ struct PodSpec {
   std::vector<PodReadinessGate> readinessGates{};
   std::vector<Toleration> tolerations{};
   std::optional<std::string> runtimeClassName{};
+  // The RuntimeClass's pod overhead, set by the API server's admission.
+  std::map<std::string, Quantity> overhead{};
   std::optional<bool> enableServiceLinks{};  // Defaulted to true.
   std::optional<bool> setHostnameAsFQDN{};
   // Names of the Secrets (in the pod's namespace) holding registry credentials;

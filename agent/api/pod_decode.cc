@@ -179,12 +179,21 @@ absl::Status decodeJson(const JsonField& f, SeccompProfile& out) {
   return decodeObject(f, "type", out.type, "localhostProfile", out.localhostProfile);
 }
 
+absl::Status decodeJson(const JsonField& f, SELinuxOptions& out) {
+  return decodeObject(f, "user", out.user, "role", out.role, "type", out.type, "level", out.level);
+}
+
+absl::Status decodeJson(const JsonField& f, AppArmorProfile& out) {
+  return decodeObject(f, "type", out.type, "localhostProfile", out.localhostProfile);
+}
+
 absl::Status decodeJson(const JsonField& f, SecurityContext& out) {
   return decodeObject(f, "capabilities", out.capabilities, "privileged", out.privileged,
                       "runAsUser", out.runAsUser, "runAsGroup", out.runAsGroup, "runAsNonRoot",
                       out.runAsNonRoot, "readOnlyRootFilesystem", out.readOnlyRootFilesystem,
                       "allowPrivilegeEscalation", out.allowPrivilegeEscalation, "procMount",
-                      out.procMount, "seccompProfile", out.seccompProfile);
+                      out.procMount, "seccompProfile", out.seccompProfile, "seLinuxOptions",
+                      out.seLinuxOptions, "appArmorProfile", out.appArmorProfile);
 }
 
 // FNV-1a over the canonical (sorted-key) dump: stable for the same spec. Resources
@@ -216,7 +225,7 @@ absl::Status decodeJson(const JsonField& f, Container& out) {
       out.lifecycle, "terminationMessagePath", out.terminationMessagePath,
       "terminationMessagePolicy", out.terminationMessagePolicy, "imagePullPolicy",
       out.imagePullPolicy, "securityContext", out.securityContext, "stdin", out.stdin, "stdinOnce",
-      out.stdinOnce, "tty", out.tty);
+      out.stdinOnce, "tty", out.tty, "targetContainerName", out.targetContainerName);
   if (s.ok() && f.isSet()) out.specHash = hashContainerJson(*f.value());
   return s;
 }
@@ -287,7 +296,9 @@ absl::Status decodeJson(const JsonField& f, PodSecurityContext& out) {
   return decodeObject(f, "runAsUser", out.runAsUser, "runAsGroup", out.runAsGroup, "runAsNonRoot",
                       out.runAsNonRoot, "supplementalGroups", out.supplementalGroups, "fsGroup",
                       out.fsGroup, "fsGroupChangePolicy", out.fsGroupChangePolicy, "sysctls",
-                      out.sysctls, "seccompProfile", out.seccompProfile);
+                      out.sysctls, "seccompProfile", out.seccompProfile, "seLinuxOptions",
+                      out.seLinuxOptions, "appArmorProfile", out.appArmorProfile,
+                      "supplementalGroupsPolicy", out.supplementalGroupsPolicy);
 }
 
 absl::Status decodeJson(const JsonField& f, PodDNSConfigOption& out) {
@@ -315,17 +326,18 @@ absl::Status decodeJson(const JsonField& f, Toleration& out) {
 absl::Status decodeJson(const JsonField& f, PodSpec& out) {
   RETURN_IF_ERROR(decodeObject(
       f, "volumes", out.volumes, "initContainers", out.initContainers, "containers", out.containers,
-      "restartPolicy", out.restartPolicy, "terminationGracePeriodSeconds",
-      out.terminationGracePeriodSeconds, "activeDeadlineSeconds", out.activeDeadlineSeconds,
-      "dnsPolicy", out.dnsPolicy, "nodeSelector", out.nodeSelector, "serviceAccountName",
-      out.serviceAccountName, "automountServiceAccountToken", out.automountServiceAccountToken,
-      "nodeName", out.nodeName, "hostNetwork", out.hostNetwork, "hostPID", out.hostPID, "hostIPC",
-      out.hostIPC, "shareProcessNamespace", out.shareProcessNamespace, "securityContext",
-      out.securityContext, "hostname", out.hostname, "subdomain", out.subdomain, "hostAliases",
-      out.hostAliases, "priorityClassName", out.priorityClassName, "priority", out.priority,
-      "dnsConfig", out.dnsConfig, "readinessGates", out.readinessGates, "tolerations",
-      out.tolerations, "runtimeClassName", out.runtimeClassName, "enableServiceLinks",
-      out.enableServiceLinks, "setHostnameAsFQDN", out.setHostnameAsFQDN));
+      "ephemeralContainers", out.ephemeralContainers, "overhead", out.overhead, "restartPolicy",
+      out.restartPolicy, "terminationGracePeriodSeconds", out.terminationGracePeriodSeconds,
+      "activeDeadlineSeconds", out.activeDeadlineSeconds, "dnsPolicy", out.dnsPolicy,
+      "nodeSelector", out.nodeSelector, "serviceAccountName", out.serviceAccountName,
+      "automountServiceAccountToken", out.automountServiceAccountToken, "nodeName", out.nodeName,
+      "hostNetwork", out.hostNetwork, "hostPID", out.hostPID, "hostIPC", out.hostIPC,
+      "shareProcessNamespace", out.shareProcessNamespace, "securityContext", out.securityContext,
+      "hostname", out.hostname, "subdomain", out.subdomain, "hostAliases", out.hostAliases,
+      "priorityClassName", out.priorityClassName, "priority", out.priority, "dnsConfig",
+      out.dnsConfig, "readinessGates", out.readinessGates, "tolerations", out.tolerations,
+      "runtimeClassName", out.runtimeClassName, "enableServiceLinks", out.enableServiceLinks,
+      "setHostnameAsFQDN", out.setHostnameAsFQDN));
   // imagePullSecrets: [{"name": "..."}]; API validation let empty names through once,
   // and the kubelet ignores them.
   JsonField pullSecrets = f["imagePullSecrets"];

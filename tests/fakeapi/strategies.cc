@@ -3,6 +3,7 @@
 #include <set>
 
 #include "tests/fakeapi/api_errors.h"
+#include "tests/fakeapi/ephemeral_containers.h"
 #include "tests/fakeapi/pod_resize.h"
 #include "tests/fakeapi/resources.h"
 
@@ -94,6 +95,9 @@ absl::Status validateUpdate(const ResourceInfo& r, const std::string& subresourc
                             const std::string& name, json& obj, const json& old) {
   if (r.group.empty() && r.resource == "pods" && subresource == "resize") {
     return validateResize(r, name, obj, old);
+  }
+  if (r.group.empty() && r.resource == "pods" && subresource == "ephemeralcontainers") {
+    return validateEphemeralContainers(r, name, obj, old);
   }
   if (!(r.group.empty() && r.resource == "nodes")) return absl::OkStatus();
   syncNodePodCidrs(obj);
@@ -253,6 +257,11 @@ void prepareForUpdate(const ResourceInfo& r, const std::string& subresource, jso
   }
   if (subresource == "resize") {
     prepareResize(obj, old);
+    return;
+  }
+  if (subresource == "ephemeralcontainers") {
+    prepareEphemeralContainers(obj, old);
+    defaultPod(obj);  // the request's new containers get SetDefaults_EphemeralContainer
     return;
   }
   if (subresource == "approval") {

@@ -123,7 +123,8 @@ TEST_F(FakeApiTest, DiscoveryAndHealth) {
   json groups = admin_->get("/apis").json();
   std::vector<std::string> names;
   for (const auto& g : groups["groups"]) names.push_back(g["name"]);
-  EXPECT_THAT(names, ::testing::UnorderedElementsAre("coordination.k8s.io", "certificates.k8s.io"));
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("coordination.k8s.io", "certificates.k8s.io",
+                                                     "node.k8s.io"));
   EXPECT_EQ(admin_->get("/apis/coordination.k8s.io/v1").json()["resources"][0]["name"], "leases");
 }
 

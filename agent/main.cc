@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/config/agent_config.h"
+#include "agent/sandbox/self_seccomp.h"
 #include "core/log.h"
 #include "core/sd_event_loop.h"
 #include "core/signals.h"
@@ -66,6 +67,9 @@ int run(int argc, char** argv) {
   };
   auto term = (*loop)->createSignal(SIGTERM, stop("SIGTERM"));
   auto intr = (*loop)->createSignal(SIGINT, stop("SIGINT"));
+  // Last step of start-up, with every thread, server and watch in place: from here
+  // on the agent may make only the system calls it uses.
+  agent::sandbox::confineSelf(cfg.selfSeccomp);
   sd_notify(0, "READY=1");
   absl::Status s = (*loop)->run();
   sd_notify(0, "STOPPING=1");

@@ -74,6 +74,12 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
       std::chrono::minutes(10));
   if (!client.ok()) return client.status();
   a->cri_ = std::move(*client);
+  auto sysctls = pods::SysctlAllowlist::forNode(cfg.allowedUnsafeSysctls);
+  if (!sysctls.ok()) {
+    return absl::InvalidArgumentError("allowedUnsafeSysctls (--allowed-unsafe-sysctls): " +
+                                      std::string(sysctls.status().message()));
+  }
+  a->sysctls_ = std::move(*sysctls);
   a->pool_ = std::make_unique<core::ThreadWorkerPool>(static_cast<size_t>(cfg.workerThreads));
 
   runtime::RuntimeOptions opts;
@@ -83,6 +89,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   opts.containerLogsLinkDir = cfg.containerLogsLinkDir;
   opts.clusterDNS = cfg.clusterDNS;
   opts.clusterDomain = cfg.clusterDomain;
+  opts.seccompDefault = cfg.seccompDefault;
   opts.hostResolvConf = readHostResolvConf(cfg.resolvConf);
   // Host-network pods' IPs: the node's (both families of a dual-stack --node-ip).
   opts.nodeIPs = {a->nodeIP_};
@@ -277,6 +284,8 @@ void Agent::setUpProbes() {
     loop_.post([this, uid, kind, result] {
       if (result == probes::Result::kFailure && kind != probes::ProbeKind::kReadiness) {
         workers_->resync(uid);  // kill and restart the container
+      } else if (result == probes::Result::kSuccess && kind == probes::ProbeKind::kStartup) {
+        workers_->resync(uid);  // a started sidecar lets the next init container start
       }
       onPodChanged(uid);
     });
@@ -299,6 +308,10 @@ void Agent::setUpProbes() {
         if (probe) f.gracePeriodSeconds = probe->terminationGracePeriodSeconds;
         return f;
       });
+  workers_->setStartupCheck([this](const api::Pod& pod, const api::Container& c,
+                                   const runtime::ContainerRuntimeStatus& s) {
+    return probes_->started(pod.metadata.uid, c.name, s.id);
+  });
 }
 
 void Agent::setUpNetwork() {
@@ -390,12 +403,29 @@ void Agent::rebuildDesired() {
         return a->pod->metadata.creationTimestamp < b->pod->metadata.creationTimestamp;
       });
       std::set<std::string> present;
+      // Each pod as it may run: with its allocated resources while a resize waits.
+      std::map<std::string, std::shared_ptr<const api::Pod>> effective;
       std::vector<const api::Pod*> active;
       for (const auto* p : api) {
         const std::string& uid = p->pod->metadata.uid;
         present.insert(uid);
+        effective[uid] = p->pod;
         if (admitted_.count(uid) && !isTerminalPhase(p->pod->statusPhase)) {
-          active.push_back(p->pod.get());
+          effective[uid] = asAllocated(p->pod);
+          active.push_back(effective[uid].get());
+        }
+      }
+      // Resizes waiting for room are admitted against all the other pods.
+      for (const auto* p : api) {
+        const std::string& uid = p->pod->metadata.uid;
+        if (effective[uid] == p->pod) continue;
+        std::vector<const api::Pod*> others;
+        for (const api::Pod* a : active) {
+          if (a != effective[uid].get()) others.push_back(a);
+        }
+        if (admitResize(*p->pod, others)) {
+          std::replace(active.begin(), active.end(), effective[uid].get(), p->pod.get());
+          effective[uid] = p->pod;
         }
       }
       for (const auto* p : api) {
@@ -409,12 +439,16 @@ void Agent::rebuildDesired() {
             active.push_back(&pod);
           }
           admitted_.insert(uid);
+          allocations_[uid] = pods::allocationOf(pod);
         }
-        desired.push_back(p->pod);
+        desired.push_back(effective[uid]);
       }
       for (auto it = admitted_.begin(); it != admitted_.end();) {
         it = present.count(*it) ? std::next(it) : admitted_.erase(it);
       }
+      std::erase_if(allocations_, [&](const auto& kv) { return !admitted_.count(kv.first); });
+      std::erase_if(resizePending_, [&](const auto& kv) { return !admitted_.count(kv.first); });
+      std::erase_if(allocatedCopies_, [&](const auto& kv) { return !admitted_.count(kv.first); });
       for (auto it = rejected_.begin(); it != rejected_.end();) {
         it = present.count(it->first) ? std::next(it) : rejected_.erase(it);
       }
@@ -428,11 +462,61 @@ void Agent::rebuildDesired() {
   maybeCleanupOrphans();
 }
 
+std::shared_ptr<const api::Pod> Agent::asAllocated(const std::shared_ptr<const api::Pod>& pod) {
+  const std::string& uid = pod->metadata.uid;
+  auto alloc = allocations_.find(uid);
+  if (alloc == allocations_.end()) {
+    // Admitted before this agent started: it runs with what it asks for.
+    allocations_[uid] = pods::allocationOf(*pod);
+    return pod;
+  }
+  if (!runtime::inPlaceResizeAllowed(*pod) || pod->metadata.deletionTimestamp ||
+      !pods::resizeRequested(*pod, alloc->second)) {
+    resizePending_.erase(uid);
+    allocatedCopies_.erase(uid);
+    return pod;
+  }
+  // The same copy while neither the pod nor its allocation changes: the pod worker
+  // sees no update.
+  auto& [source, copy] = allocatedCopies_[uid];
+  if (source != pod || !copy) {
+    source = pod;
+    copy = std::make_shared<const api::Pod>(pods::withAllocation(*pod, alloc->second));
+  }
+  return copy;
+}
+
+bool Agent::admitResize(const api::Pod& pod, const std::vector<const api::Pod*>& others) {
+  const std::string& uid = pod.metadata.uid;
+  pods::NodeAllocatable node;
+  node.maxPods = cfg_.maxPods;
+  if (auto a = cluster_->allocatable()) node = *a;
+  std::optional<pods::ResizePending> pending = pods::checkResize(pod, others, node);
+  if (!pending) {
+    LOG_INFO << "pod " << pod.metadata.namespace_ << "/" << pod.metadata.name
+             << ": resize admitted";
+    allocations_[uid] = pods::allocationOf(pod);
+    resizePending_.erase(uid);
+    allocatedCopies_.erase(uid);
+    return true;
+  }
+  auto [it, added] = resizePending_.try_emplace(uid, *pending);
+  if (added || !(it->second == *pending)) {
+    it->second = *pending;
+    LOG_INFO << "pod " << pod.metadata.namespace_ << "/" << pod.metadata.name
+             << ": resize pending (" << pending->reason << "): " << pending->message;
+    // The condition changes although the pod the worker runs does not.
+    workers_->resync(uid);
+  }
+  return false;
+}
+
 bool Agent::admit(const api::Pod& pod, const std::vector<const api::Pod*>& active) {
   pods::NodeAllocatable node;
   node.maxPods = cfg_.maxPods;
   if (auto a = cluster_->allocatable()) node = *a;
   auto rejection = admitResources(pod);
+  if (!rejection && sysctls_) rejection = sysctls_->admit(pod);
   if (!rejection) rejection = pods::admitPod(pod, active, node);
   if (!rejection) return true;
   LOG_WARNING << "Pod " << pod.metadata.namespace_ << "/" << pod.metadata.name
@@ -483,6 +567,10 @@ void Agent::onPodChanged(const std::string& uid) {
     in.waiting = v.waiting;
     in.sandboxError = v.sandboxError;
     in.resizeError = v.resizeError;
+    if (auto pending = resizePending_.find(uid); pending != resizePending_.end()) {
+      in.resizePendingReason = pending->second.reason;
+      in.resizePendingMessage = pending->second.message;
+    }
     if (auto g = cfg_.featureGates.find("InPlacePodVerticalScalingAllocatedStatus");
         g != cfg_.featureGates.end()) {
       in.allocatedStatus = g->second;
@@ -500,6 +588,8 @@ void Agent::onPodChanged(const std::string& uid) {
     if (health::hasProbes(*v.pod)) {
       probes_->setPod(health::podProbes(*v.pod, *v.runtime, nodeIP_));
       in.health = [&](const std::string& name, const std::string& id) {
+        // A container without probes is started and ready once running.
+        if (!health::containerHasProbes(*v.pod, name)) return status::ContainerHealth{};
         return status::ContainerHealth{probes_->started(uid, name, id),
                                        probes_->ready(uid, name, id)};
       };

@@ -23,6 +23,8 @@
 #include "agent/health/hook_runner.h"
 #include "agent/pods/admission.h"
 #include "agent/pods/pod_workers.h"
+#include "agent/pods/resize_allocation.h"
+#include "agent/pods/sysctls.h"
 #include "agent/runtime/runtime_manager.h"
 #include "agent/server/http_server.h"
 #include "agent/shutdown/shutdown_manager.h"
@@ -64,6 +66,11 @@ class Agent {
   void rebuildDesired();
   // Admits a new API pod, or reports it Failed with the kubelet's reason.
   bool admit(const api::Pod& pod, const std::vector<const api::Pod*>& active);
+  // In-place resize admission: the pod as allocated (a copy with the allocated cpu
+  // and memory while a resize waits), and whether its spec's resources now fit
+  // beside `others` (if not, the reason goes to the PodResizePending condition).
+  std::shared_ptr<const api::Pod> asAllocated(const std::shared_ptr<const api::Pod>& pod);
+  bool admitResize(const api::Pod& pod, const std::vector<const api::Pod*>& others);
   void reportStatus(const api::Pod& pod, const api::PodStatus& status);
   void onObjectChanged(const std::string& ns);
   void gatherRuntimeFacts(std::function<void(node::RuntimeFacts)> done);
@@ -127,6 +134,15 @@ class Agent {
   sources::PodSet staticPods_;
   std::set<std::string> admitted_;                   // API pod UIDs allowed to run
   std::map<std::string, pods::Rejection> rejected_;  // API pod UIDs refused, and why
+  // The sysctl admit handler: the safe sysctls plus --allowed-unsafe-sysctls.
+  std::optional<pods::SysctlAllowlist> sysctls_;
+  // In-place resize admission (resize_allocation.h), by API pod UID: what each
+  // admitted pod's containers were last allocated, and why a resize waits.
+  std::map<std::string, pods::PodAllocation> allocations_;
+  std::map<std::string, pods::ResizePending> resizePending_;
+  // The pod from the API and its copy with the allocated resources, by UID.
+  std::map<std::string, std::pair<std::shared_ptr<const api::Pod>, std::shared_ptr<const api::Pod>>>
+      allocatedCopies_;
   // Resources (agent_resources.cc). The bus outlives what uses it.
   std::unique_ptr<core::DbusConnection> systemBus_;
   cgroups::CgroupManagerPtr cgroups_;

@@ -155,6 +155,15 @@ disabled_plugins = [
           # runc's state under the run dir, so stop can find every container.
           Root = "$rundir/runc"
 
+      # A second handler on the same runc, for RuntimeClass tests (a pod's sandbox
+      # reports the handler it was created with).
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cubelet-test]
+        runtime_type = "io.containerd.runc.v2"
+
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cubelet-test.options]
+          SystemdCgroup = false
+          Root = "$rundir/runc"
+
     [plugins."io.containerd.grpc.v1.cri".registry]
       config_path = ""
 EOF

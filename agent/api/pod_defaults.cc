@@ -94,6 +94,8 @@ void applyPodDefaults(Pod& pod) {
   if (!spec.securityContext) spec.securityContext.emplace();
   for (Container& c : spec.initContainers) defaultContainer(c, spec.hostNetwork);
   for (Container& c : spec.containers) defaultContainer(c, spec.hostNetwork);
+  // SetDefaults_EphemeralContainer: the same container defaults (they have no ports).
+  for (Container& c : spec.ephemeralContainers) defaultContainer(c, spec.hostNetwork);
   for (Volume& v : spec.volumes) defaultVolume(v);
 }
 

@@ -91,6 +91,9 @@ struct PodStatus {
   std::string qosClass;
   std::vector<ContainerStatus> initContainerStatuses;
   std::vector<ContainerStatus> containerStatuses;
+  // Never ready, never probed, no `started` (the kubelet's convertToAPIContainerStatuses
+  // over spec.ephemeralContainers).
+  std::vector<ContainerStatus> ephemeralContainerStatuses;
   bool operator==(const PodStatus&) const = default;
 };
 

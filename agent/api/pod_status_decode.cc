@@ -67,7 +67,8 @@ absl::Status decodeJson(const JsonField& f, PodStatus& out) {
   RETURN_IF_ERROR(decodeIpList(f["podIPs"], out.podIPs));
   return decodeObject(f, "startTime", out.startTime, "qosClass", out.qosClass,
                       "initContainerStatuses", out.initContainerStatuses, "containerStatuses",
-                      out.containerStatuses);
+                      out.containerStatuses, "ephemeralContainerStatuses",
+                      out.ephemeralContainerStatuses);
 }
 
 absl::StatusOr<PodStatus> decodePodStatus(const nlohmann::json& j) {

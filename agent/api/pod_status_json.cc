@@ -97,6 +97,11 @@ nlohmann::json toJson(const PodStatus& s) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& c : s.containerStatuses) a.push_back(toJson(c));
   j["containerStatuses"] = a;
+  if (!s.ephemeralContainerStatuses.empty()) {
+    nlohmann::json e = nlohmann::json::array();
+    for (const auto& c : s.ephemeralContainerStatuses) e.push_back(toJson(c));
+    j["ephemeralContainerStatuses"] = e;
+  }
   return j;
 }
 

@@ -334,6 +334,55 @@ void checkVolume(Errors& errs, const std::string& path, const Volume& v,
   }
 }
 
+// validateEphemeralContainers: container rules, names unique across every container
+// list, a target among the regular containers, and only the fields of
+// allowedEphemeralContainerFields (no ports, resources, probes, lifecycle, ...).
+void checkEphemeralContainers(Errors& errs, const PodSpec& spec,
+                              std::set<std::string, std::less<>>& names,
+                              const std::set<std::string, std::less<>>& volumes) {
+  std::set<std::string, std::less<>> targets;
+  for (const auto* list : {&spec.initContainers, &spec.containers}) {
+    for (const Container& c : *list) targets.insert(c.name);
+  }
+  constexpr char kNotAllowed[] = "cannot be set for an Ephemeral Container";
+  for (size_t i = 0; i < spec.ephemeralContainers.size(); ++i) {
+    const Container& c = spec.ephemeralContainers[i];
+    const std::string path = absl::StrCat("spec.ephemeralContainers[", i, "]");
+    // Its own restartPolicy check would say "non-init"; the allow-list below speaks.
+    Container common = c;
+    common.restartPolicy.reset();
+    common.livenessProbe.reset();
+    common.readinessProbe.reset();
+    common.startupProbe.reset();
+    checkContainer(errs, path, common, false, spec, names, volumes);
+    if (!c.targetContainerName.empty() && !targets.contains(c.targetContainerName)) {
+      errs.notFound(absl::StrCat(path, ".targetContainerName"), c.targetContainerName);
+    }
+    const std::pair<absl::string_view, bool> disallowed[] = {
+        {"ports", !c.ports.empty()},
+        {"resources", !c.resources.limits.empty() || !c.resources.requests.empty()},
+        {"livenessProbe", c.livenessProbe.has_value()},
+        {"readinessProbe", c.readinessProbe.has_value()},
+        {"startupProbe", c.startupProbe.has_value()},
+        {"lifecycle", c.lifecycle.has_value()},
+        {"resizePolicy", !c.resizePolicy.empty()},
+        {"restartPolicy", c.restartPolicy.has_value()},
+    };
+    for (const auto& [field, set] : disallowed) {
+      if (set) errs.forbidden(absl::StrCat(path, ".", field), kNotAllowed);
+    }
+    for (size_t m = 0; m < c.volumeMounts.size(); ++m) {
+      const std::string mp = absl::StrCat(path, ".volumeMounts[", m, "]");
+      if (!c.volumeMounts[m].subPath.empty()) {
+        errs.forbidden(absl::StrCat(mp, ".subPath"), kNotAllowed);
+      }
+      if (!c.volumeMounts[m].subPathExpr.empty()) {
+        errs.forbidden(absl::StrCat(mp, ".subPathExpr"), kNotAllowed);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 absl::Status validatePod(const Pod& pod) {
@@ -363,6 +412,7 @@ absl::Status validatePod(const Pod& pod) {
     checkContainer(errs, absl::StrCat("spec.containers[", i, "]"), spec.containers[i], false, spec,
                    containerNames, volumeNames);
   }
+  checkEphemeralContainers(errs, spec, containerNames, volumeNames);
   errs.oneOf("spec.restartPolicy", spec.restartPolicy, {"Always", "OnFailure", "Never"});
   errs.oneOf("spec.dnsPolicy", spec.dnsPolicy,
              {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"});

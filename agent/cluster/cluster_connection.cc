@@ -45,6 +45,7 @@ ClusterConnection::~ClusterConnection() {
   // Users of the client go before it.
   pods_.reset();
   services_.reset();
+  runtimeClasses_.reset();
   nodeObject_.reset();
   configMaps_.reset();
   secrets_.reset();
@@ -211,6 +212,17 @@ void ClusterConnection::startWatches() {
   services_ = std::make_unique<kubeapi::Informer<api::Service>>(loop_, *client_, sc,
                                                                 api::decodeService, sh);
 
+  // Cluster-wide, as the kubelet's runtimeclass informer; a change re-syncs the pods
+  // waiting for one (a missing RuntimeClass keeps the sandbox from being created).
+  kubeapi::ReflectorConfig rc;
+  rc.collectionPath = "/apis/node.k8s.io/v1/runtimeclasses";
+  kubeapi::Informer<api::RuntimeClass>::Handlers rh;
+  rh.onAdd = servicesChanged;
+  rh.onUpdate = servicesChanged;
+  rh.onDelete = servicesChanged;
+  runtimeClasses_ = std::make_unique<kubeapi::Informer<api::RuntimeClass>>(
+      loop_, *client_, rc, api::decodeRuntimeClass, rh);
+
   auto objectChanged = [this](const std::string& ns, const std::string& name) {
     if (hooks_.objectChanged) hooks_.objectChanged(ns, name);
   };
@@ -237,6 +249,7 @@ void ClusterConnection::startWatches() {
       std::make_unique<kubeapi::Informer<NodeObject>>(loop_, *client_, nc, decodeNodeObject, nh);
   pods_->start();
   services_->start();
+  runtimeClasses_->start();
   nodeObject_->start();
 }
 
@@ -318,6 +331,9 @@ runtime::EnvSourcesPtr ClusterConnection::envSources(const api::Pod& pod) {
   });
   if (auto a = allocatable()) s->nodeAllocatable = a->resources;
   s->hostIPs = {nodeIP_};
+  if (pod.spec.runtimeClassName && !pod.spec.runtimeClassName->empty()) {
+    s->runtimeClass = runtimeClasses_->get(*pod.spec.runtimeClassName);
+  }
   return s;
 }
 

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "agent/api/config_objects.h"
 #include "agent/api/pod.h"
+#include "agent/api/runtime_class.h"
 #include "agent/config/agent_config.h"
 #include "agent/events/event_recorder.h"
 #include "agent/kubeapi/curl_api_client.h"
@@ -136,6 +137,8 @@ class ClusterConnection {
   events::LogOnlyEventRecorder logOnly_;
   std::unique_ptr<kubeapi::Informer<ApiPod>> pods_;
   std::unique_ptr<kubeapi::Informer<api::Service>> services_;
+  // The RuntimeClasses (the kubelet's runtimeclass manager): a pod's runtime handler.
+  std::unique_ptr<kubeapi::Informer<api::RuntimeClass>> runtimeClasses_;
   // This node's Node object.
   std::unique_ptr<kubeapi::Informer<NodeObject>> nodeObject_;
   std::unique_ptr<kubeapi::ObjectWatches<api::ConfigMap>> configMaps_;

@@ -92,8 +92,26 @@ ResourceAmounts amountsOf(const std::map<std::string, api::Quantity>& list) {
   return out;
 }
 
-ResourceAmounts podRequests(const api::Pod& pod) { return aggregate(pod, requestsOf, nullptr); }
-ResourceAmounts podLimits(const api::Pod& pod) { return aggregate(pod, limitsOf, nullptr); }
+void addOverheadToRequests(const api::Pod& pod, ResourceAmounts& reqs) {
+  add(reqs, amountsOf(pod.spec.overhead));
+}
+
+void addOverheadToLimits(const api::Pod& pod, ResourceAmounts& limits) {
+  for (const auto& [k, v] : amountsOf(pod.spec.overhead)) {
+    if (auto it = limits.find(k); it != limits.end()) it->second += v;
+  }
+}
+
+ResourceAmounts podRequests(const api::Pod& pod) {
+  ResourceAmounts r = aggregate(pod, requestsOf, nullptr);
+  addOverheadToRequests(pod, r);
+  return r;
+}
+ResourceAmounts podLimits(const api::Pod& pod) {
+  ResourceAmounts l = aggregate(pod, limitsOf, nullptr);
+  addOverheadToLimits(pod, l);
+  return l;
+}
 
 QosClass qosClassOf(const api::Pod& pod) {
   std::string q = status::podQosClass(pod);
@@ -147,6 +165,7 @@ cgroups::ResourceConfig resourceConfigForPod(const api::Pod& pod, bool enforceCp
     if (amount(l, "cpu") == 0) cpuLimitsDeclared = false;
     if (amount(l, "memory") == 0) memoryLimitsDeclared = false;
   });
+  addOverheadToLimits(pod, limits);
   int64_t cpuShares = cgroups::milliCpuToShares(amount(reqs, "cpu"));
   int64_t cpuQuota =
       cgroups::milliCpuToQuota(amount(limits, "cpu"), static_cast<int64_t>(cpuPeriodUs));
@@ -245,11 +264,20 @@ int containerOomScoreAdj(const api::Pod& pod, const api::Container& container,
 
 ::runtime::v1::LinuxContainerResources sandboxLinuxResources(const api::Pod& pod,
                                                              const ContainerResourceOptions& opts) {
-  ResourceAmounts reqs = podRequests(pod);
-  ResourceAmounts limits = podLimits(pod);
+  // Without the overhead (ExcludeOverhead): that goes to the sandbox's own field.
+  ResourceAmounts reqs = aggregate(pod, requestsOf, nullptr);
+  ResourceAmounts limits = aggregate(pod, limitsOf, nullptr);
   std::optional<int64_t> cpuRequest;
   if (reqs.count("cpu")) cpuRequest = reqs["cpu"];
   return calculateLinuxResources(cpuRequest, amount(limits, "cpu"), amount(limits, "memory"), opts);
+}
+
+::runtime::v1::LinuxContainerResources sandboxOverheadResources(
+    const api::Pod& pod, const ContainerResourceOptions& opts) {
+  if (pod.spec.overhead.empty()) return {};
+  // No difference between requests and limits: the overhead is "guaranteed".
+  int64_t cpu = milli(pod.spec.overhead, "cpu");
+  return calculateLinuxResources(cpu, cpu, value(pod.spec.overhead, "memory"), opts);
 }
 
 }  // namespace agent::cm

@@ -26,10 +26,13 @@ ResourceAmounts amountsOf(const std::map<std::string, api::Quantity>& list);
 
 // The pod's effective requests/limits: the sum over app containers and sidecars (init
 // containers with restartPolicy Always), or the largest init container (plus the sidecars
-// started before it) when that is larger. The typed pod has no spec.overhead and no
-// pod-level resources yet, so neither is added.
+// started before it) when that is larger. The pod's overhead (spec.overhead, from its
+// RuntimeClass) is added to every request, and to the limits that are set. The typed
+// pod has no pod-level resources yet.
 ResourceAmounts podRequests(const api::Pod& pod);
 ResourceAmounts podLimits(const api::Pod& pod);
+void addOverheadToRequests(const api::Pod& pod, ResourceAmounts& requests);
+void addOverheadToLimits(const api::Pod& pod, ResourceAmounts& limits);
 
 cgroups::QosClass qosClassOf(const api::Pod& pod);
 // types.IsCriticalPod: static (config.source annotation other than "api"), mirror, or
@@ -48,7 +51,8 @@ cgroups::CgroupName podCgroup(const cgroups::CgroupName& root, cgroups::QosClass
 cgroups::CgroupName podCgroup(const cgroups::CgroupName& root, const api::Pod& pod);
 inline constexpr char kPodCgroupPrefix[] = "pod";
 
-// cm.ResourceConfigForPod: cpu.weight from the pod's CPU requests (BestEffort: shares 2);
+// cm.ResourceConfigForPod (requests and limits with the overhead): cpu.weight from the
+// pod's CPU requests (BestEffort: shares 2);
 // cpu.max from its limits when Guaranteed, or Burstable with a CPU limit on every
 // container ("max" when !enforceCpuLimits); memory.max likewise; memory.min from the
 // memory requests with memory QoS. pids.max is the pod cgroup manager's to add.
@@ -91,5 +95,10 @@ int containerOomScoreAdj(const api::Pod& pod, const api::Container& container,
 // calculateLinuxResources over the pod's requests and limits without overhead.
 ::runtime::v1::LinuxContainerResources sandboxLinuxResources(const api::Pod& pod,
                                                              const ContainerResourceOptions& opts);
+
+// The sandbox's LinuxPodSandboxConfig.overhead (convertOverheadToLinuxResources): the
+// overhead's cpu and memory as both request and limit; empty without an overhead.
+::runtime::v1::LinuxContainerResources sandboxOverheadResources(
+    const api::Pod& pod, const ContainerResourceOptions& opts);
 
 }  // namespace agent::cm

@@ -64,6 +64,9 @@ struct AgentConfig {
       std::chrono::minutes(2);         // --runtime-request-timeout / runtimeRequestTimeout
   std::string podInfraContainerImage;  // --pod-infra-container-image (informational)
   bool serializeImagePulls = true;     // --serialize-image-pulls / serializeImagePulls
+  // --seccomp-default / seccompDefault: containers without a seccompProfile get the
+  // runtime's default profile (RuntimeDefault) instead of Unconfined.
+  bool seccompDefault = false;
 
   // Directories and pod sources.
   std::string rootDir = "/var/lib/kubelet";  // --root-dir
@@ -103,6 +106,9 @@ struct AgentConfig {
   Duration imageMinimumGCAge = std::chrono::minutes(2);  // --minimum-image-ttl-duration
   int64_t podPidsLimit = -1;  // --pod-max-pids / podPidsLimit (-1: no pod limit)
   int32_t maxPods = 110;      // --max-pods / maxPods
+  // --allowed-unsafe-sysctls / allowedUnsafeSysctls: sysctls (or patterns ending in '*')
+  // allowed beyond the safe set.
+  std::vector<std::string> allowedUnsafeSysctls;
 
   // Networking and DNS.
   std::vector<std::string> clusterDNS;          // --cluster-dns (comma list) / clusterDNS
@@ -150,6 +156,9 @@ struct AgentConfig {
   int verbosity = 0;                         // --v / -v / logging.verbosity
   std::map<std::string, bool> featureGates;  // --feature-gates / featureGates
   int32_t workerThreads = 4;  // cubelet: --worker-threads (pool for blocking CRI/IO work)
+  // cubelet: --self-seccomp. After start-up the agent confines itself with a seccomp
+  // filter allowing only the system calls it uses (agent/sandbox/self_seccomp.h).
+  bool selfSeccomp = true;
 };
 
 struct LoadResult {

@@ -251,6 +251,7 @@ absl::Status crashLoopBackOffField(const JsonField& f, FieldContext& c) {
 // about; see kubelet_config_fields_table.cc.
 constexpr auto kImplementedFields = std::to_array<ConfigField>({
     {"address", stringField<&AgentConfig::address>},
+    {"allowedUnsafeSysctls", replaceField<&AgentConfig::allowedUnsafeSysctls>},
     {"authentication", authenticationField},
     {"authorization", authorizationField},
     {"cgroupDriver", stringField<&AgentConfig::cgroupDriver>},
@@ -303,6 +304,7 @@ constexpr auto kImplementedFields = std::to_array<ConfigField>({
     {"resolvConf", resolvConfField},
     {"rotateCertificates", boolField<&AgentConfig::rotateCertificates>},
     {"runtimeRequestTimeout", durationField<&AgentConfig::runtimeRequestTimeout, true>},
+    {"seccompDefault", boolField<&AgentConfig::seccompDefault>},
     {"serializeImagePulls", boolField<&AgentConfig::serializeImagePulls>},
     {"serverTLSBootstrap", boolField<&AgentConfig::serverTLSBootstrap>},
     {"shutdownGracePeriod", durationField<&AgentConfig::shutdownGracePeriod, false>},

@@ -110,6 +110,9 @@ absl::Status setPodPidsLimit(FlagContext& c, std::string_view v) {
 constexpr auto kCubeletFlags = std::to_array<CubeletFlag>({
     {"address", "ip", "IP address the HTTPS server listens on (0.0.0.0 or :: for all).",
      setString<&AgentConfig::address>},
+    {"allowed-unsafe-sysctls", "strings",
+     "Unsafe sysctls or sysctl patterns (ending in *) pods may set, comma-separated.",
+     setList<&AgentConfig::allowedUnsafeSysctls>},
     {"anonymous-auth", "", "Allow anonymous requests to the HTTPS server.",
      [](FlagContext& c, std::string_view v) -> absl::Status {
        ASSIGN_OR_RETURN(c.cfg.authentication.anonymousEnabled, parseGoBool(v));
@@ -265,6 +268,12 @@ constexpr auto kCubeletFlags = std::to_array<CubeletFlag>({
      setBool<&AgentConfig::serverTLSBootstrap>},
     {"runtime-request-timeout", "duration", "Deadline of CRI calls other than pulls and streams.",
      setDuration<&AgentConfig::runtimeRequestTimeout>},
+    {"seccomp-default", "",
+     "Use the runtime's default seccomp profile (RuntimeDefault) for containers without one.",
+     setBool<&AgentConfig::seccompDefault>},
+    {"self-seccomp", "",
+     "After start-up, refuse (EPERM) the system calls the agent does not use (default true).",
+     setBool<&AgentConfig::selfSeccomp>, true},
     {"serialize-image-pulls", "", "Pull one image at a time.",
      setBool<&AgentConfig::serializeImagePulls>},
     {"sync-frequency", "duration", "Longest time between pod resyncs.",

@@ -27,6 +27,12 @@ ObjectRef containerRef(const api::Pod& pod, std::string_view containerName) {
       return ref;
     }
   }
+  for (const api::Container& c : pod.spec.ephemeralContainers) {
+    if (c.name == containerName) {
+      ref.fieldPath = "spec.ephemeralContainers{" + std::string(containerName) + "}";
+      return ref;
+    }
+  }
   return ref;
 }
 

@@ -1,14 +1,40 @@
 #include "agent/health/pod_probes.h"
 
 #include "agent/health/handler_action.h"
+#include "agent/runtime/sidecars.h"
 
 namespace agent::health {
 
-bool hasProbes(const api::Pod& pod) {
-  for (const auto& c : pod.spec.containers) {
-    if (c.livenessProbe || c.readinessProbe || c.startupProbe) return true;
+namespace {
+
+bool probed(const api::Container& c) {
+  return c.livenessProbe || c.readinessProbe || c.startupProbe;
+}
+
+// The containers the prober watches: app containers and sidecars (init containers
+// with restartPolicy Always), whose probes run as an app container's do.
+template <typename F>
+void forEachProbed(const api::Pod& pod, F&& fn) {
+  for (const auto& c : pod.spec.initContainers) {
+    if (runtime::isSidecar(c) && probed(c)) fn(c);
   }
-  return false;
+  for (const auto& c : pod.spec.containers) {
+    if (probed(c)) fn(c);
+  }
+}
+
+}  // namespace
+
+bool hasProbes(const api::Pod& pod) {
+  bool any = false;
+  forEachProbed(pod, [&](const api::Container&) { any = true; });
+  return any;
+}
+
+bool containerHasProbes(const api::Pod& pod, const std::string& name) {
+  bool any = false;
+  forEachProbed(pod, [&](const api::Container& c) { any = any || c.name == name; });
+  return any;
 }
 
 probes::PodProbes podProbes(const api::Pod& pod, const runtime::PodRuntimeStatus& status,
@@ -22,8 +48,7 @@ probes::PodProbes podProbes(const api::Pod& pod, const runtime::PodRuntimeStatus
     const auto* sandbox = status.latestSandbox();
     podIP = sandbox ? sandbox->ip : "";
   }
-  for (const auto& c : pod.spec.containers) {
-    if (!c.livenessProbe && !c.readinessProbe && !c.startupProbe) continue;
+  forEachProbed(pod, [&](const api::Container& c) {
     probes::ContainerProbes cp;
     cp.name = c.name;
     if (c.livenessProbe) cp.liveness = probeSpec(*c.livenessProbe, c, podIP);
@@ -36,7 +61,7 @@ probes::PodProbes podProbes(const api::Pod& pod, const runtime::PodRuntimeStatus
           std::chrono::nanoseconds(inst->startedAtNs)));
     }
     out.containers.push_back(std::move(cp));
-  }
+  });
   return out;
 }
 

@@ -11,8 +11,10 @@
 
 namespace agent::health {
 
-// True when any container of the pod has a probe.
+// True when any container of the pod (app containers and sidecars) has a probe.
 bool hasProbes(const api::Pod& pod);
+// True when that app container or sidecar has a probe (the prober knows it).
+bool containerHasProbes(const api::Pod& pod, const std::string& name);
 
 // `hostIP` is the pod's IP under host networking.
 probes::PodProbes podProbes(const api::Pod& pod, const runtime::PodRuntimeStatus& status,

@@ -73,7 +73,12 @@ int64_t podRequestMilli(const api::Pod& pod, const std::string& resource) {
       initMax = std::max(initMax, sidecars + requestMilli(c, resource));
     }
   }
-  return std::max(sum, initMax);
+  int64_t total = std::max(sum, initMax);
+  // The RuntimeClass's pod overhead comes on top (PodRequests with overhead).
+  if (auto it = pod.spec.overhead.find(resource); it != pod.spec.overhead.end()) {
+    total += it->second.milliValue();
+  }
+  return total;
 }
 
 std::optional<Rejection> admitPod(const api::Pod& pod, const std::vector<const api::Pod*>& active,
@@ -96,6 +101,7 @@ std::optional<Rejection> admitPod(const api::Pod& pod, const std::vector<const a
       for (const auto& [r, q] : c.resources.limits) asked.insert(r);
     }
   }
+  for (const auto& [r, q] : pod.spec.overhead) asked.insert(r);
   std::vector<std::string> order;
   for (const char* first : {"cpu", "memory"}) {
     if (asked.erase(first)) order.push_back(first);

@@ -45,7 +45,7 @@ std::optional<Rejection> admitPod(const api::Pod& pod, const std::vector<const a
 
 // The pod's effective request of `resource` in milli-units: the larger of the sum
 // over app containers (plus sidecar init containers) and the largest regular init
-// container (the scheduler's rule).
+// container (the scheduler's rule), plus the pod's overhead (spec.overhead).
 int64_t podRequestMilli(const api::Pod& pod, const std::string& resource);
 
 }  // namespace agent::pods

@@ -27,8 +27,11 @@ struct PodWorkers::Worker {
   core::TimerPtr retry;
   core::MonoTime retryAt{};
   std::optional<int64_t> gracePeriodSeconds;  // from the last spec seen
-  bool terminated = false;                    // onTerminated_ was called
-  std::string terminalReason;                 // the agent ended the pod (DeadlineExceeded)
+  // The last spec seen, kept once the pod is gone from sources: which containers
+  // are sidecars, so that they stop last.
+  std::shared_ptr<const api::Pod> lastPod;
+  bool terminated = false;     // onTerminated_ was called
+  std::string terminalReason;  // the agent ended the pod (DeadlineExceeded)
   std::string terminalMessage;
   std::optional<int64_t> graceOverride;  // terminate(): at most this long
   core::TimerPtr deadline;               // activeDeadlineSeconds
@@ -109,6 +112,7 @@ void PodWorkers::setDesiredPods(const std::vector<std::shared_ptr<const api::Pod
     if (w->pod && !want.count(uid)) {
       LOG_INFO << "Pod " << podDesc(*w->pod) << " (" << uid
                << ") removed from sources; stopping it";
+      w->lastPod = std::move(w->pod);
       w->pod.reset();
       sync(*w);
     }
@@ -330,7 +334,7 @@ void PodWorkers::sync(Worker& w) {
     return;
   }
   const api::Pod& pod = *w.pod;
-  runtime::PodActions actions = runtime::computePodActions(pod, w.runtime, verdict_);
+  runtime::PodActions actions = runtime::computePodActions(pod, w.runtime, verdict_, startup_);
   // A finished pod (nothing to keep, nothing to restart) whose sandbox is already
   // down needs no further calls.
   if (actions.killPod && !actions.createSandbox && !sandboxReady(w.runtime) &&
@@ -339,17 +343,21 @@ void PodWorkers::sync(Worker& w) {
   }
   std::vector<runtime::ContainerStart> starts;
   auto waitingBefore = w.waiting;
-  if (actions.nextInitContainer) {
-    const api::Container& c = pod.spec.initContainers[*actions.nextInitContainer];
-    if (admitStart(w, c)) starts.push_back({*actions.nextInitContainer, true});
+  // Init containers in spec order (sidecars being restarted, the next of the
+  // sequence); each one in backoff is left for a later sync.
+  for (size_t i : actions.initContainersToStart) {
+    if (admitStart(w, pod.spec.initContainers[i])) starts.push_back({i, true});
   }
   for (size_t i : actions.containersToStart) {
     if (admitStart(w, pod.spec.containers[i])) starts.push_back({i, false});
   }
+  for (size_t i : actions.ephemeralContainersToStart) {
+    if (admitStart(w, pod.spec.ephemeralContainers[i])) starts.push_back({i, false, true});
+  }
   if ((actions.createSandbox || !starts.empty()) && !networkAllows(w)) {
     // The runtime's network is not ready: setNetworkStatus resyncs the pod.
     actions.createSandbox = false;
-    actions.nextInitContainer.reset();
+    actions.initContainersToStart.clear();
     actions.containersToStart.clear();
     starts.clear();
   }
@@ -360,7 +368,7 @@ void PodWorkers::sync(Worker& w) {
       // Volumes not set up yet: the volume manager resyncs the pod when they are.
       VLOG(3) << "pod " << podDesc(pod) << ": waiting for volumes";
       actions.createSandbox = false;
-      actions.nextInitContainer.reset();
+      actions.initContainersToStart.clear();
       actions.containersToStart.clear();
       starts.clear();
     }
@@ -437,6 +445,7 @@ void PodWorkers::dispatchKill(Worker& w, bool remove) {
   auto req = std::make_shared<runtime::KillRequest>();
   req->status = w.runtime;
   req->pod = w.pod;  // null for a pod only the runtime knows: hooks from annotations
+  if (!w.pod) req->lastSpec = w.lastPod;
   req->remove = remove;
   req->reason = remove ? "pod removed" : "pod terminating";
   // The spec's grace period; for a pod found only in the runtime, the one its

@@ -86,6 +86,8 @@ class PodWorkers {
   // Which running containers failed a liveness or startup probe (to be killed
   // and restarted); without one, no container is killed for its health.
   void setProbeVerdict(runtime::ProbeVerdict verdict) { verdict_ = std::move(verdict); }
+  // Whether a sidecar's startup probe succeeded (the next init container waits for it).
+  void setStartupCheck(runtime::StartupCheck started) { startup_ = std::move(started); }
   // Called on the loop after a pod's state may have changed (for status writers).
   void setOnPodChanged(std::function<void(const std::string& uid)> cb) {
     onChanged_ = std::move(cb);
@@ -172,6 +174,7 @@ class PodWorkers {
   // a network.
   bool networkAllows(Worker& w);
   runtime::ProbeVerdict verdict_;
+  runtime::StartupCheck startup_;
   EventSink events_;
   void emit(const api::Pod& pod, const std::string& container, bool warning, std::string reason,
             std::string message);

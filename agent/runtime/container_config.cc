@@ -8,6 +8,7 @@
 #include "agent/runtime/labels.h"
 #include "agent/runtime/pod_actions.h"
 #include "agent/runtime/sandbox_config.h"
+#include "agent/runtime/security_context.h"
 #include "nlohmann/json.hpp"
 
 namespace agent::runtime {
@@ -76,12 +77,8 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(
 
   auto* sc = cc.mutable_linux()->mutable_security_context();
   setNamespaceOptions(pod, sc->mutable_namespace_options());
-  // The kubelet's determineEffectiveSecurityContext: the pod's fsGroup, then its
-  // supplementalGroups, so that the container can use its volumes' group.
-  if (const auto& psc = pod.spec.securityContext) {
-    if (psc->fsGroup) sc->add_supplemental_groups(*psc->fsGroup);
-    for (int64_t g : psc->supplementalGroups) sc->add_supplemental_groups(g);
-  }
+  // The kubelet's determineEffectiveSecurityContext (security_context.h).
+  if (absl::Status s = setContainerSecurityContext(pod, c, ctx.security, sc); !s.ok()) return s;
   return cc;
 }
 

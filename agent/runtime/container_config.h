@@ -12,6 +12,7 @@
 #include "agent/runtime/env_sources.h"
 #include "agent/runtime/env_vars.h"
 #include "agent/runtime/runtime_options.h"
+#include "agent/runtime/security_context.h"
 #include "cri/proto/api.pb.h"
 #include "volumes/volume_manager.h"
 
@@ -34,6 +35,8 @@ struct ContainerContext {
   std::string podDir;
   // The managed /etc/hosts (etc_hosts.h), mounted after the volumes; unset = none.
   std::optional<::runtime::v1::Mount> etcHostsMount;
+  // The image's user and the node's seccomp settings (security_context.h).
+  ContainerSecurityInput security;
 };
 
 // "<container>/<restartCount>.log", relative to the sandbox's log directory.

@@ -7,6 +7,7 @@
 
 #include "agent/runtime/hook_annotations.h"
 #include "agent/runtime/runtime_manager.h"
+#include "agent/runtime/sidecars.h"
 #include "core/atomic_file.h"
 #include "core/log.h"
 
@@ -71,7 +72,8 @@ void RuntimeManager::runPostStartHook(const api::Pod& pod, const api::Container&
 absl::Status RuntimeManager::killContainer(const api::Pod& pod, const ContainerRuntimeStatus& c,
                                            const std::string& podIP, const std::string& message,
                                            int64_t gracePeriodSeconds,
-                                           std::vector<ContainerEvent>* events) {
+                                           std::vector<ContainerEvent>* events,
+                                           TerminationOrdering* ordering) {
   api::Container restored;
   const api::Container* spec = findSpec(pod, c.name);
   if (!spec) {
@@ -106,8 +108,12 @@ absl::Status RuntimeManager::killContainer(const api::Pod& pod, const ContainerR
       }
     }
   }
+  // A sidecar waits for the app containers and the sidecars after it to stop, for
+  // at most what is left of its grace period.
+  if (ordering && grace > 0) grace -= ordering->waitForTurn(c.name, grace);
   grace = std::max(grace, kMinimumGracePeriodSeconds);
   absl::Status s = runtime_.stopContainer(c.id, grace);
+  if (ordering) ordering->containerTerminated(c.name);
   if (!s.ok() && !cri::isNotFound(s)) return s;
   return absl::OkStatus();
 }
@@ -130,13 +136,20 @@ KillResult RuntimeManager::killPod(const KillRequest& req) {
   const api::Pod& pod = req.pod ? *req.pod : identity;
   // Containers stop in parallel, each with the whole grace period (less what its
   // own preStop hook takes), as the kubelet does; the threads live only as long
-  // as the hooks and stop calls.
+  // as the hooks and stop calls. Sidecars stop last, in reverse order
+  // (terminationOrdering; only with a spec, which says which they are).
+  std::optional<TerminationOrdering> ordering;
+  if (const api::Pod* spec = req.pod ? req.pod.get() : req.lastSpec.get()) {
+    std::vector<std::string> names;
+    for (const auto* c : running) names.push_back(c->name);
+    ordering.emplace(*spec, names);
+  }
   std::vector<absl::Status> results(running.size());
   std::vector<std::vector<ContainerEvent>> events(running.size());
   auto kill = [&](size_t i) {
     const ContainerRuntimeStatus& c = *running[i];
-    results[i] =
-        killContainer(pod, c, podIPOf(req.status, c), "", req.gracePeriodSeconds, &events[i]);
+    results[i] = killContainer(pod, c, podIPOf(req.status, c), "", req.gracePeriodSeconds,
+                               &events[i], ordering ? &*ordering : nullptr);
   };
   std::vector<std::thread> stoppers;
   for (size_t i = 1; i < running.size(); ++i) stoppers.emplace_back(kill, i);

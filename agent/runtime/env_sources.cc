@@ -4,7 +4,8 @@ namespace agent::runtime {
 
 EnvReferences envReferences(const api::Pod& pod) {
   EnvReferences refs;
-  for (const auto* list : {&pod.spec.initContainers, &pod.spec.containers}) {
+  for (const auto* list :
+       {&pod.spec.initContainers, &pod.spec.containers, &pod.spec.ephemeralContainers}) {
     for (const api::Container& c : *list) {
       for (const api::EnvFromSource& from : c.envFrom) {
         if (from.configMapRef) refs.configMaps.insert(from.configMapRef->name);

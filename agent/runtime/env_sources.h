@@ -15,6 +15,7 @@
 #include "agent/api/config_objects.h"
 #include "agent/api/pod.h"
 #include "agent/api/quantity.h"
+#include "agent/api/runtime_class.h"
 
 namespace agent::runtime {
 
@@ -43,6 +44,10 @@ struct EnvSources {
   // status.allocatable of the Node: the limit resourceFieldRef reports for a
   // container without a cpu / memory / ephemeral-storage limit.
   std::map<std::string, api::Quantity> nodeAllocatable{};
+
+  // The RuntimeClass the pod's runtimeClassName names; null when there is none of
+  // that name (or the pod names none).
+  std::shared_ptr<const api::RuntimeClass> runtimeClass{};
 
   // The node's IPs (status.hostIP is the first), as the Node's status reports them.
   std::vector<std::string> hostIPs{};

@@ -1,6 +1,7 @@
 #include "agent/runtime/pod_actions.h"
 
 #include "agent/cm/pod_resources.h"
+#include "agent/runtime/sidecars.h"
 #include "core/log.h"
 
 namespace agent::runtime {
@@ -94,8 +95,10 @@ InitProgress findNextInitContainerToRun(const api::Pod& pod, const PodRuntimeSta
   return p;
 }
 
-PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status,
-                             const ProbeVerdict& verdict) {
+namespace {
+
+PodActions computeContainerActions(const api::Pod& pod, const PodRuntimeStatus& status,
+                                   const ProbeVerdict& verdict, const StartupCheck& started) {
   PodActions a;
   uint32_t attempt = 0;
   std::string sandboxId;
@@ -123,27 +126,15 @@ PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status
     }
     if (!pod.spec.initContainers.empty()) {
       a.containersToStart.clear();
-      a.nextInitContainer = 0;
+      a.initContainersToStart = {0};
     }
     return a;
   }
 
-  InitProgress init = findNextInitContainerToRun(pod, status);
-  if (!init.done) {
-    if (init.next) {
-      bool failed = init.lastFailed != nullptr;
-      if (failed && !shouldRestartOnFailure(pod)) {
-        a.killPod = true;
-      } else {
-        if (init.lastFailed && init.lastFailed->state == ContainerState::kUnknown) {
-          a.containersToKill.push_back(
-              {init.lastFailed->id, init.lastFailed->name, "init container in unknown state"});
-        }
-        a.nextInitContainer = init.next;
-      }
-    }
-    return a;
-  }
+  // Init containers (sidecars included): the next of the sequence, and the sidecars
+  // kept running (sidecars.cc). Until initialized, app containers wait.
+  bool initialized = computeInitContainerActions(pod, status, verdict, started, &a);
+  if (a.killPod || !initialized) return a;
 
   // The API keeps a pod's QoS class through resizes; should a spec change it anyway,
   // its cgroups would no longer match: such a change is not applied.
@@ -190,7 +181,28 @@ PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status
     }
     ++keep;
   }
-  if (keep == 0 && a.containersToStart.empty()) a.killPod = true;
+  if (keep == 0 && a.containersToStart.empty()) {
+    a.killPod = true;
+    // Sidecars do not keep a finished pod alive: they are stopped, not restarted.
+    a.initContainersToStart.clear();
+  }
+  return a;
+}
+
+}  // namespace
+
+PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status,
+                             const ProbeVerdict& verdict, const StartupCheck& started) {
+  PodActions a = computeContainerActions(pod, status, verdict, started);
+  // Ephemeral containers start even before initialization is complete, each once (no
+  // status yet): they are never restarted, and nothing above kills them for a spec
+  // change. Not into a sandbox being replaced or a pod being stopped or deleted.
+  if (a.killPod || a.createSandbox || pod.metadata.deletionTimestamp) return a;
+  for (size_t i = 0; i < pod.spec.ephemeralContainers.size(); ++i) {
+    if (!status.findContainer(pod.spec.ephemeralContainers[i].name)) {
+      a.ephemeralContainersToStart.push_back(i);
+    }
+  }
   return a;
 }
 

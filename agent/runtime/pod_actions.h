@@ -28,16 +28,22 @@ struct PodActions {
   bool createSandbox = false;  // (re)create the sandbox, then start containers
   std::string sandboxId;       // the current sandbox when it is kept
   uint32_t attempt = 0;        // the sandbox attempt to create
-  // Index into spec.initContainers of the init container to start next, if any.
-  std::optional<size_t> nextInitContainer;
+  // Indexes into spec.initContainers of the init containers to start, in spec order:
+  // the next one of the init sequence and sidecars to (re)start (the kubelet's
+  // InitContainersToStart).
+  std::vector<size_t> initContainersToStart;
   // Indexes into spec.containers of the app containers to start.
   std::vector<size_t> containersToStart;
+  // Indexes into spec.ephemeralContainers of those to start: each once, when it has no
+  // status yet, into a kept sandbox (the kubelet's EphemeralContainersToStart).
+  std::vector<size_t> ephemeralContainersToStart;
   std::vector<ContainerToKill> containersToKill;
   // Running containers whose CPU or memory is changed in place (UpdateContainerResources).
   PodResizeActions resize;
 
   bool empty() const {
-    return !killPod && !createSandbox && !nextInitContainer && containersToStart.empty() &&
+    return !killPod && !createSandbox && initContainersToStart.empty() &&
+           containersToStart.empty() && ephemeralContainersToStart.empty() &&
            containersToKill.empty() && resize.empty();
   }
 };
@@ -56,9 +62,16 @@ struct ProbeFailure {
 using ProbeVerdict = std::function<std::optional<ProbeFailure>(
     const api::Pod& pod, const api::Container& spec, const ContainerRuntimeStatus& status)>;
 
-// `verdict` may be empty: no probes.
+// Whether a running container's startup probe has succeeded (the kubelet's startup
+// results): asked only for sidecars that have one; the next init container waits
+// for it.
+using StartupCheck = std::function<bool(const api::Pod& pod, const api::Container& spec,
+                                        const ContainerRuntimeStatus& status)>;
+
+// `verdict` and `started` may be empty: no probes (a sidecar's startup probe then
+// never succeeds).
 PodActions computePodActions(const api::Pod& pod, const PodRuntimeStatus& status,
-                             const ProbeVerdict& verdict = {});
+                             const ProbeVerdict& verdict = {}, const StartupCheck& started = {});
 
 // The kubelet's ShouldContainerBeRestarted.
 bool shouldContainerBeRestarted(const api::Container& c, const api::Pod& pod,

@@ -11,10 +11,13 @@
 #include "agent/cm/pod_resources.h"
 #include "agent/events/event_reasons.h"
 #include "agent/runtime/container_config.h"
+#include "agent/runtime/ephemeral_containers.h"
 #include "agent/runtime/etc_hosts.h"
 #include "agent/runtime/labels.h"
 #include "agent/runtime/pull_secrets.h"
+#include "agent/runtime/runtime_class.h"
 #include "agent/runtime/sandbox_config.h"
+#include "agent/runtime/sidecars.h"
 #include "agent/runtime/termination_message.h"
 #include "core/atomic_file.h"
 #include "core/log.h"
@@ -287,14 +290,23 @@ absl::StatusOr<PodRuntimeStatus> RuntimeManager::getPodStatus(const std::string&
 }
 
 absl::Status RuntimeManager::createSandbox(const api::Pod& pod, const v1::PodSandboxConfig& config,
-                                           std::string* id, std::vector<std::string>* ips,
-                                           std::string* message) {
+                                           const EnvSources* sources, std::string* id,
+                                           std::vector<std::string>* ips, std::string* message) {
   if (absl::Status s = core::mkdirAll(config.log_directory(), 0755); !s.ok()) {
     *message = "Failed to create log directory for pod \"" + formatPod(pod) +
                "\": " + std::string(s.message());
     return s;
   }
-  auto created = runtime_.runPodSandbox(config, pod.spec.runtimeClassName.value_or(""));
+  absl::StatusOr<std::string> handler = lookupRuntimeHandler(pod, sources);
+  if (!handler.ok()) {
+    *message = "Failed to create sandbox for pod \"" + formatPod(pod) +
+               "\": " + std::string(handler.status().message());
+    return handler.status();
+  }
+  if (!handler->empty()) {
+    VLOG(2) << "Running pod " << formatPod(pod) << " with runtime handler " << *handler;
+  }
+  auto created = runtime_.runPodSandbox(config, *handler);
   if (!created.ok()) {
     *message = "Failed to create sandbox for pod \"" + formatPod(pod) +
                "\": " + std::string(created.status().message());
@@ -408,6 +420,22 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   if (sources) ctx.hostIPs = sources->hostIPs;
   ctx.volumes = req.mounts;
   ctx.podDir = ::volumes::podDir(opts_.rootDir, pod.metadata.uid);
+  // The kubelet's getImageUser: the image's uid, else its user name, else root (0).
+  {
+    v1::ImageSpec spec;
+    spec.set_image(c.image);
+    auto image = images_.imageStatus(spec);
+    if (!image.ok()) return fail(kCreateContainerConfigError, image.status());
+    if (image->has_value() && (*image)->has_uid()) {
+      ctx.security.imageUid = (*image)->uid().value();
+    } else if (image->has_value() && !(*image)->username().empty()) {
+      ctx.security.imageUsername = (*image)->username();
+    } else {
+      ctx.security.imageUid = 0;
+    }
+  }
+  ctx.security.seccompProfileRoot = opts_.rootDir + "/seccomp";
+  ctx.security.seccompDefault = opts_.seccompDefault;
 
   // The termination-message file lives under the pod dir so it outlives the container.
   std::string dir = opts_.rootDir + "/pods/" + pod.metadata.uid + "/containers/" + c.name;
@@ -437,6 +465,8 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   auto config = makeContainerConfig(pod, c, ctx, &envWarnings);
   for (const auto& w : envWarnings) warnings->push_back(w.reason + ": " + w.message);
   if (!config.ok()) return fail(kCreateContainerConfigError, config.status());
+  if (absl::Status s = applyEphemeralTarget(pod, c, status, &*config); !s.ok())
+    return fail(kCreateContainerConfigError, s);
   // generateLinuxContainerResources: requests and limits, OOM score adjust, memory QoS.
   *config->mutable_linux()->mutable_resources() =
       cm::linuxContainerResources(pod, c, opts_.resources);
@@ -595,7 +625,9 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
   if (a.createSandbox) {
     std::vector<std::string> ips;
     std::string message;
-    if (absl::Status s = createSandbox(pod, *sandboxConfig, &sandboxId, &ips, &message); !s.ok()) {
+    if (absl::Status s =
+            createSandbox(pod, *sandboxConfig, req.envSources.get(), &sandboxId, &ips, &message);
+        !s.ok()) {
       LOG_WARNING << message;
       res.sandboxError = "CreatePodSandboxError: " + message;
       res.events.push_back({"",
@@ -617,8 +649,11 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
   }
 
   for (const ContainerStart& st : req.starts) {
-    const api::Container& c =
-        st.init ? pod.spec.initContainers[st.index] : pod.spec.containers[st.index];
+    // Ephemeral containers come after the others (the kubelet starts them first, but
+    // they cannot exist before the pod runs).
+    const api::Container& c = st.ephemeral ? pod.spec.ephemeralContainers[st.index]
+                              : st.init    ? pod.spec.initContainers[st.index]
+                                           : pod.spec.containers[st.index];
     ContainerStartResult r =
         startContainer(pod, c, sandboxId, podIPs, *sandboxConfig, req, &res.warnings);
     r.init = st.init;
@@ -626,9 +661,11 @@ SyncResult RuntimeManager::syncPod(const SyncRequest& req) {
       LOG_WARNING << "pod " << pod.metadata.namespace_ << "/" << pod.metadata.name << " container "
                   << c.name << ": " << r.reason << ": " << r.message;
     }
+    bool stop = st.init && !r.reason.empty() && !isSidecar(c);
     res.starts.push_back(std::move(r));
-    // Init containers run one at a time; a failed start ends this sync.
-    if (st.init) break;
+    // A regular init container that failed to start ends this sync; a sidecar's
+    // failure does not hold back the rest (the kubelet's SyncPod).
+    if (stop) break;
   }
 
   auto fresh = getPodStatus(pod.metadata.uid);

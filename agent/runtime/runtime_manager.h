@@ -24,6 +24,8 @@
 
 namespace agent::runtime {
 
+class TerminationOrdering;  // sidecars.h
+
 // The kubelet's waiting reasons for a container that could not be started.
 inline constexpr char kErrImagePull[] = "ErrImagePull";
 inline constexpr char kImagePullBackOff[] = "ImagePullBackOff";
@@ -37,8 +39,9 @@ inline constexpr char kCrashLoopBackOff[] = "CrashLoopBackOff";
 inline constexpr char kResizeError[] = "ResizeError";
 
 struct ContainerStart {
-  size_t index;  // into spec.initContainers or spec.containers
+  size_t index;  // into spec.initContainers, spec.containers or spec.ephemeralContainers
   bool init = false;
+  bool ephemeral = false;
 };
 
 struct SyncRequest {
@@ -92,6 +95,9 @@ struct KillRequest {
   // The spec (for preStop hooks); null for a pod found only in the runtime, whose
   // hooks come from its containers' annotations.
   std::shared_ptr<const api::Pod> pod;
+  // Without `pod`: the spec the pod last had, if known, for the order its
+  // containers stop in (sidecars last).
+  std::shared_ptr<const api::Pod> lastSpec;
   int64_t gracePeriodSeconds = 30;
   bool remove = false;  // also remove containers, sandboxes and logs
   std::string reason;   // for the log
@@ -148,9 +154,11 @@ class RuntimeManager {
   void fillContainer(const ::runtime::v1::Container& c, ContainerRuntimeStatus* out);
   // The kubelet's createPodSandbox: on failure `message` is the kubelet's
   // ("Failed to create sandbox for pod ...") and the status its error. `ips` are
-  // the new sandbox's IPs (primary first).
+  // the new sandbox's IPs (primary first). The runtime handler comes from the pod's
+  // RuntimeClass in `sources` (runtime_class.h).
   absl::Status createSandbox(const api::Pod& pod, const ::runtime::v1::PodSandboxConfig& config,
-                             std::string* id, std::vector<std::string>* ips, std::string* message);
+                             const EnvSources* sources, std::string* id,
+                             std::vector<std::string>* ips, std::string* message);
   // The pod's runtime status, API objects and volumes come from `req`; `podIPs`
   // are the sandbox's (the node's for host-network pods).
   ContainerStartResult startContainer(const api::Pod& pod, const api::Container& c,
@@ -180,9 +188,11 @@ class RuntimeManager {
   // container <name>" when empty), the preStop hook when the grace period
   // allows (its time comes off the grace period), then StopContainer with at
   // least 2 s. The container's spec comes from `pod`, else from its annotations.
+  // With `ordering` (a pod's sidecars), it waits for its turn after the hook.
   absl::Status killContainer(const api::Pod& pod, const ContainerRuntimeStatus& c,
                              const std::string& podIP, const std::string& message,
-                             int64_t gracePeriodSeconds, std::vector<ContainerEvent>* events);
+                             int64_t gracePeriodSeconds, std::vector<ContainerEvent>* events,
+                             TerminationOrdering* ordering = nullptr);
   void removeDeadContainers(const PodRuntimeStatus& status);
   // /var/log/containers/<pod>_<namespace>_<container>-<id>.log
   std::string logLinkPath(const std::string& podName, const std::string& podNamespace,

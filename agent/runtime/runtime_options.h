@@ -28,6 +28,8 @@ struct RuntimeOptions {
   // mount and downward API; empty = the API sources' host IPs.
   std::vector<std::string> nodeIPs;
   std::string cgroupParent;  // the sandbox's parent cgroup ("" = the runtime's default)
+  // --seccomp-default: containers without a seccompProfile get RuntimeDefault.
+  bool seccompDefault = false;
   // What containers' and sandboxes' LinuxContainerResources are computed with.
   cm::ContainerResourceOptions resources;
   // The sandbox's cgroup_parent per pod (cm::PodCgroups::parentFor); unset = cgroupParent.

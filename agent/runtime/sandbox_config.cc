@@ -3,7 +3,9 @@
 #include <set>
 
 #include "agent/cm/pod_resources.h"
+#include "agent/pods/sysctls.h"
 #include "agent/runtime/labels.h"
+#include "agent/runtime/security_context.h"
 #include "core/log.h"
 
 namespace agent::runtime {
@@ -120,10 +122,19 @@ absl::StatusOr<::runtime::v1::PodSandboxConfig> makeSandboxConfig(
   std::string parent = opts.podCgroupParent ? opts.podCgroupParent(pod) : opts.cgroupParent;
   if (!parent.empty()) lx->set_cgroup_parent(parent);
   // The kubelet's applySandboxResources: the pod's requests and limits without
-  // overhead, and the overhead itself (none: the typed pod has no spec.overhead).
+  // overhead, and the overhead itself.
   *lx->mutable_resources() = cm::sandboxLinuxResources(pod, opts.resources);
-  lx->mutable_overhead();
+  *lx->mutable_overhead() = cm::sandboxOverheadResources(pod, opts.resources);
+  // The pod's sysctls, in the dotted form runc checks namespaces by.
+  if (pod.spec.securityContext) {
+    for (const auto& sc : pod.spec.securityContext->sysctls) {
+      (*lx->mutable_sysctls())[pods::sysctlToDots(sc.name)] = sc.value;
+    }
+  }
   setNamespaceOptions(pod, lx->mutable_security_context()->mutable_namespace_options());
+  // The kubelet's generatePodSandboxLinuxConfig security context (security_context.h).
+  if (absl::Status s = setSandboxSecurityContext(pod, lx->mutable_security_context()); !s.ok())
+    return s;
   return c;
 }
 

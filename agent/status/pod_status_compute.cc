@@ -5,6 +5,7 @@
 
 #include "agent/runtime/pod_actions.h"
 #include "agent/runtime/pod_resize.h"
+#include "agent/runtime/sidecars.h"
 
 namespace agent::status {
 namespace {
@@ -61,6 +62,16 @@ api::ContainerState convertState(const ContainerRuntimeStatus& c) {
   return s;
 }
 
+// Whether a container that is not running is started again: sidecars are, whatever
+// the pod's restart policy, until the pod is deleted.
+bool willRestart(const StatusInput& in, const api::Container& spec, bool app) {
+  if (!app && runtime::isSidecar(spec)) {
+    const auto* s = in.runtime->findContainer(spec.name);
+    return !in.pod->metadata.deletionTimestamp && !(s && s->state == ContainerState::kRunning);
+  }
+  return runtime::shouldContainerBeRestarted(spec, *in.pod, *in.runtime);
+}
+
 // `previous`: the same list (init or app) of the previous status, or null. `app`: the
 // app containers (the ones resized in place, whose resources the status shows).
 std::vector<api::ContainerStatus> containerStatuses(
@@ -96,20 +107,67 @@ std::vector<api::ContainerStatus> containerStatuses(
       st.restartCount = cur.restartCount;
       bool running = cur.state == ContainerState::kRunning;
       ContainerHealth health;
-      if (running && in.health) health = in.health(spec.name, cur.id);
-      st.started = running && health.started;
-      st.ready = running && health.started && health.ready;
+      if (app || runtime::isSidecar(spec)) {
+        // App containers and sidecars: started after the startup probe, ready by the
+        // readiness probe (the kubelet's prober UpdatePodStatus).
+        if (running && in.health) health = in.health(spec.name, cur.id);
+        st.started = running && health.started;
+        st.ready = running && health.started && health.ready;
+      } else {
+        // A regular init container has no probes: ready once it succeeded.
+        st.started = running;
+        st.ready = cur.state == ContainerState::kExited && cur.exitCode == 0;
+      }
       if (instances.size() > 1) st.lastState = convertState(*instances[1]);
       if (app) setResources(in, spec, cur, st);
     }
     // A container that failed to (re)start shows why, with its last run as lastState.
     auto w = in.waiting->find(spec.name);
-    if (w != in.waiting->end() && runtime::shouldContainerBeRestarted(spec, *in.pod, *in.runtime)) {
+    if (w != in.waiting->end() && willRestart(in, spec, app)) {
       if (st.state.terminated) st.lastState = st.state;
       st.state = api::ContainerState{};
       st.state.waiting = api::ContainerStateWaiting{w->second.reason, w->second.message};
       st.ready = false;
     }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+// spec.ephemeralContainers' statuses: like app containers' but never ready, without
+// `started` (no probes run for them) or resources. One that failed to start (no
+// instance yet) shows why: it is tried again; one that ran is never restarted.
+std::vector<api::ContainerStatus> ephemeralContainerStatuses(const StatusInput& in,
+                                                             const char* defaultReason) {
+  std::vector<api::ContainerStatus> out;
+  const std::vector<api::ContainerStatus>* previous =
+      in.previous ? &in.previous->ephemeralContainerStatuses : nullptr;
+  for (const auto& spec : in.pod->spec.ephemeralContainers) {
+    api::ContainerStatus st = {};
+    st.name = spec.name;
+    st.image = spec.image;
+    st.state.waiting = api::ContainerStateWaiting{defaultReason, ""};
+    auto instances = in.runtime->containersNamed(spec.name);
+    if (instances.empty()) {
+      // Garbage-collected after it ran: its last status stays.
+      for (size_t i = 0; previous && i < previous->size(); ++i) {
+        const api::ContainerStatus& old = (*previous)[i];
+        if (old.name == spec.name && old.state.terminated) st = old;
+      }
+      auto w = in.waiting->find(spec.name);
+      if (w != in.waiting->end() && !st.state.terminated) {
+        st.state.waiting = api::ContainerStateWaiting{w->second.reason, w->second.message};
+      }
+    } else {
+      const ContainerRuntimeStatus& cur = *instances[0];
+      st.state = convertState(cur);
+      st.containerID = "containerd://" + cur.id;
+      st.imageID = cur.imageRef;
+      st.restartCount = cur.restartCount;
+      if (instances.size() > 1) st.lastState = convertState(*instances[1]);
+    }
+    st.ready = false;
+    st.started.reset();
     out.push_back(std::move(st));
   }
   return out;
@@ -175,38 +233,53 @@ std::string podQosClass(const api::Pod& pod) {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
-std::string podPhase(const api::Pod& pod, const std::vector<api::ContainerStatus>& init,
-                     const std::vector<api::ContainerStatus>& app) {
-  int pendingInit = 0, failedInit = 0;
-  for (const auto& s : init) {
+namespace {
+
+// The kubelet's getPhase. Statuses are in spec order (one per container).
+// `podHasInitialized`: an app container of the current sandbox ran, so a
+// restarting sidecar does not make the pod Pending again.
+std::string phaseOf(const api::Pod& pod, const std::vector<api::ContainerStatus>& init,
+                    const std::vector<api::ContainerStatus>& app, bool podHasInitialized) {
+  int pendingRegularInit = 0, pendingSidecars = 0, failedInit = 0;
+  int running = 0, waiting = 0, stopped = 0, succeeded = 0;
+  for (size_t i = 0; i < init.size() && i < pod.spec.initContainers.size(); ++i) {
+    const api::ContainerStatus& s = init[i];
+    if (runtime::isSidecar(pod.spec.initContainers[i])) {
+      // A running sidecar counts as running; a terminated one is ignored.
+      if (s.state.running) {
+        if (!s.started.value_or(false)) ++pendingSidecars;
+        ++running;
+      } else if (s.state.terminated) {
+      } else if (s.state.waiting) {
+        if (!s.lastState.terminated) ++pendingSidecars;
+      } else {
+        ++pendingSidecars;
+      }
+      continue;
+    }
     if (s.state.running) {
-      ++pendingInit;
+      ++pendingRegularInit;
     } else if (s.state.terminated) {
       if (s.state.terminated->exitCode != 0) ++failedInit;
     } else if (s.state.waiting) {
-      if (s.lastState.terminated && s.lastState.terminated->exitCode != 0) {
-        ++failedInit;
+      if (s.lastState.terminated) {
+        if (s.lastState.terminated->exitCode != 0) ++failedInit;
       } else {
-        ++pendingInit;
+        ++pendingRegularInit;
       }
     } else {
-      ++pendingInit;
+      ++pendingRegularInit;
     }
   }
-  int running = 0, waiting = 0, stopped = 0, succeeded = 0;
-  bool anyStarted = false;
   for (const auto& s : app) {
     if (s.state.running) {
       ++running;
-      anyStarted = true;
     } else if (s.state.terminated) {
       ++stopped;
-      anyStarted = true;
       if (s.state.terminated->exitCode == 0) ++succeeded;
     } else if (s.state.waiting) {
       if (s.lastState.terminated) {
         ++stopped;
-        anyStarted = true;
       } else {
         ++waiting;
       }
@@ -214,15 +287,28 @@ std::string podPhase(const api::Pod& pod, const std::vector<api::ContainerStatus
   }
   const std::string& policy = pod.spec.restartPolicy;
   if (failedInit > 0 && policy == "Never") return "Failed";
-  if ((pendingInit > 0 && !anyStarted) || waiting > 0) return "Pending";
+  if (((pendingRegularInit > 0 || pendingSidecars > 0) && !podHasInitialized) || waiting > 0) {
+    return "Pending";
+  }
   if (running > 0) return "Running";
   if (stopped > 0) {
     if (policy == "Always") return "Running";
+    // Every app container succeeded and the sidecars are stopped.
     if (stopped == succeeded) return "Succeeded";
     if (policy == "Never") return "Failed";
     return "Running";
   }
   return "Pending";
+}
+
+}  // namespace
+
+std::string podPhase(const api::Pod& pod, const std::vector<api::ContainerStatus>& init,
+                     const std::vector<api::ContainerStatus>& app) {
+  bool started = std::any_of(app.begin(), app.end(), [](const api::ContainerStatus& c) {
+    return c.state.running || c.state.terminated || c.lastState.terminated;
+  });
+  return phaseOf(pod, init, app, started);
 }
 
 std::vector<std::string> sortPodIPs(const std::vector<std::string>& ips,
@@ -247,6 +333,8 @@ api::PodStatus computePodStatus(const StatusInput& in) {
   s.containerStatuses =
       containerStatuses(in, pod.spec.containers, hasInit ? kPodInitializing : kContainerCreating,
                         in.previous ? &in.previous->containerStatuses : nullptr, true);
+  s.ephemeralContainerStatuses =
+      ephemeralContainerStatuses(in, hasInit ? kPodInitializing : kContainerCreating);
   s.phase = podPhase(pod, s.initContainerStatuses, s.containerStatuses);
   s.qosClass = podQosClass(pod);
   s.startTime = rfc3339(in.startTime);
@@ -273,10 +361,18 @@ api::PodStatus computePodStatus(const StatusInput& in) {
     s.podIPs = in.previous->podIPs;
   }
 
+  // Initialized: regular init containers succeeded, sidecars started. Ready: sidecars
+  // and app containers ready (the kubelet's GeneratePodInitializedCondition and
+  // GenerateContainersReadyCondition).
   std::vector<std::string> notInitialized, notReady;
-  for (const auto& c : s.initContainerStatuses) {
-    if (!(c.state.terminated && c.state.terminated->exitCode == 0))
+  for (size_t i = 0; i < s.initContainerStatuses.size(); ++i) {
+    const api::ContainerStatus& c = s.initContainerStatuses[i];
+    if (runtime::isSidecar(pod.spec.initContainers[i])) {
+      if (!c.started.value_or(false)) notInitialized.push_back(c.name);
+      if (!c.ready) notReady.push_back(c.name);
+    } else if (!(c.state.terminated && c.state.terminated->exitCode == 0)) {
       notInitialized.push_back(c.name);
+    }
   }
   for (const auto& c : s.containerStatuses) {
     if (!c.ready) notReady.push_back(c.name);
@@ -336,18 +432,18 @@ api::PodStatus computePodStatus(const StatusInput& in) {
   }
   cond("ContainersReady", containersReady, notReadyReason, notReadyMsg);
   cond("PodScheduled", true, "", "");
-  // In-place resize (the kubelet 1.33+ conditions; status.resize is deprecated): every
-  // resize is admitted here, so never PodResizePending; PodResizeInProgress while a
-  // running container's resources differ from its spec, with reason Error and the
-  // message once an attempt failed.
-  if (runtime::podResizeInProgress(pod, *in.runtime)) {
+  // In-place resize (the kubelet 1.33+ conditions; status.resize is deprecated):
+  // PodResizePending while a requested resize does not fit the node (the pod here is
+  // the allocated one); PodResizeInProgress while a running container's resources
+  // differ from what is allocated, with reason Error and the message once an attempt
+  // failed.
+  auto resizeCondition = [&](const std::string& type, const std::string& reason,
+                             const std::string& message) {
     api::PodCondition c;
-    c.type = "PodResizeInProgress";
+    c.type = type;
     c.status = "True";
-    if (!in.resizeError.empty()) {
-      c.reason = "Error";
-      c.message = in.resizeError;
-    }
+    c.reason = reason;
+    c.message = message;
     const api::PodCondition* prev = findCondition(in.previous, c.type);
     c.lastTransitionTime =
         prev && prev->status == c.status ? prev->lastTransitionTime : rfc3339(in.now);
@@ -355,6 +451,12 @@ api::PodStatus computePodStatus(const StatusInput& in) {
                           ? prev->lastProbeTime
                           : rfc3339(in.now);
     s.conditions.push_back(c);
+  };
+  if (!in.resizePendingReason.empty()) {
+    resizeCondition("PodResizePending", in.resizePendingReason, in.resizePendingMessage);
+  }
+  if (runtime::podResizeInProgress(pod, *in.runtime)) {
+    resizeCondition("PodResizeInProgress", in.resizeError.empty() ? "" : "Error", in.resizeError);
   }
   if (!in.sandboxError.empty()) s.message = in.sandboxError;
   return s;

@@ -28,6 +28,11 @@ struct StatusInput {
   // Why the last in-place resize failed (the PodResizeInProgress condition's Error);
   // empty when it did not.
   std::string resizeError;
+  // Why a requested resize is not allocated yet (pods/resize_allocation.h): the
+  // PodResizePending condition's reason (Infeasible, Deferred) and message; empty
+  // when none waits.
+  std::string resizePendingReason;
+  std::string resizePendingMessage;
   // The InPlacePodVerticalScalingAllocatedStatus gate: report allocatedResources.
   bool allocatedStatus = false;
   std::string hostIP;

@@ -442,6 +442,48 @@ TEST_F(ResourcesTest, ResizeChangesTheRunningContainersCpuQuota) {
   EXPECT_EQ(cs["resources"]["requests"]["cpu"], "300m") << got.dump();
   EXPECT_EQ(cs["resources"]["limits"]["memory"], "64Mi") << got.dump();
   EXPECT_FALSE(inProgress(got)) << got.dump();
+
+  // More CPU than the node has: not allocated, PodResizePending Infeasible with the
+  // kubelet's message, and the container keeps what it runs with.
+  auto resizeCpu = [&](const std::string& cpu) {
+    auto r = api_->patch(
+        podPath("resize") + "/resize", "application/strategic-merge-patch+json",
+        {{"spec",
+          {{"containers",
+            {{{"name", "main"},
+              {"resources", {{"limits", {{"cpu", cpu}}}, {"requests", {{"cpu", cpu}}}}}}}}}}});
+    ASSERT_TRUE(r.ok()) << r.status();
+  };
+  auto pending = [](const json& p) {
+    for (const auto& c : p["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == "PodResizePending") return c;
+    }
+    return json();
+  };
+  resizeCpu("1000");
+  got = waitForObject(podPath("resize"), [&](const json& p) { return !pending(p).is_null(); });
+  json cond = pending(got);
+  ASSERT_FALSE(cond.is_null()) << got.dump();
+  EXPECT_EQ(cond["reason"], "Infeasible") << cond.dump();
+  EXPECT_TRUE(absl::StartsWith(cond.value("message", ""),
+                               "Node didn't have enough capacity: cpu, requested: 1000000, "
+                               "capacity: "))
+      << cond.dump();
+  EXPECT_FALSE(inProgress(got)) << got.dump();
+  EXPECT_EQ(got["status"]["containerStatuses"][0]["resources"]["limits"]["cpu"], "500m")
+      << got.dump();
+  EXPECT_EQ(cpuFile("cpu.cfs_quota_us"), "50000");
+
+  // A size that fits: allocated and applied, the condition gone.
+  resizeCpu("400m");
+  got = waitForObject(podPath("resize"), [&](const json& p) {
+    auto cs = p["status"].value("containerStatuses", json::array());
+    return pending(p).is_null() && !inProgress(p) && !cs.empty() &&
+           cs[0]["resources"]["limits"].value("cpu", "") == "400m";
+  });
+  EXPECT_TRUE(pending(got).is_null()) << got.dump();
+  EXPECT_EQ(cpuFile("cpu.cfs_quota_us"), "40000");
+  EXPECT_EQ(runningContainer("resize"), id);
 }
 
 // Graceful node shutdown through the real binary: cubelet joined to the fake API

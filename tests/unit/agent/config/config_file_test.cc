@@ -255,7 +255,7 @@ TEST(ConfigFile, EveryWarningNamesAKubeletField) {
   // A few fields from each era of the v1beta1 API, all accepted.
   Loaded l = load(kHeader +
                   "enableContentionProfiling: true\nshowHiddenMetricsForVersion: '1.30'\n"
-                  "seccompDefault: true\nfailCgroupV1: false\n"
+                  "kernelMemcgNotification: true\nfailCgroupV1: false\n"
                   "podHousekeepingPeriod: 2s\nuserNamespaces: {idsPerPod: 65536}\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
   EXPECT_EQ(l.warnings.size(), 6u);

@@ -23,7 +23,8 @@ api::Pod pod(const char* cpu, const char* mem) {
 
 NodeAllocatable node() {
   NodeAllocatable n;
-  n.resources = {{"cpu", q("2")}, {"memory", q("4Gi")}, {"pods", q("110")}};
+  n.resources = {
+      {"cpu", q("2")}, {"memory", q("4Gi")}, {"ephemeral-storage", q("10Gi")}, {"pods", q("110")}};
   n.maxPods = 110;
   return n;
 }

@@ -56,15 +56,15 @@ TEST(PodActionsTest, NewPodCreatesSandboxAndStartsAllContainers) {
   EXPECT_TRUE(a.killPod);
   EXPECT_EQ(a.attempt, 0u);
   EXPECT_EQ(a.containersToStart, (std::vector<size_t>{0, 1}));
-  EXPECT_FALSE(a.nextInitContainer);
+  EXPECT_TRUE(a.initContainersToStart.empty());
 }
 
 TEST(PodActionsTest, NewPodWithInitContainersStartsFirstInitOnly) {
   auto pod = makePod({"app"}, {"init1", "init2"});
   auto a = computePodActions(pod, PodRuntimeStatus{});
   EXPECT_TRUE(a.createSandbox);
-  ASSERT_TRUE(a.nextInitContainer);
-  EXPECT_EQ(*a.nextInitContainer, 0u);
+  ASSERT_FALSE(a.initContainersToStart.empty());
+  EXPECT_EQ(a.initContainersToStart.back(), 0u);
   EXPECT_TRUE(a.containersToStart.empty());
 }
 
@@ -86,13 +86,13 @@ TEST(PodActionsTest, InitContainersRunInOrder) {
 
   st.containers[0] = cstat(pod.spec.initContainers[0], ContainerState::kExited, 0);
   a = computePodActions(pod, st);
-  ASSERT_TRUE(a.nextInitContainer);
-  EXPECT_EQ(*a.nextInitContainer, 1u);
+  ASSERT_FALSE(a.initContainersToStart.empty());
+  EXPECT_EQ(a.initContainersToStart.back(), 1u);
 
   st.containers.insert(st.containers.begin(),
                        cstat(pod.spec.initContainers[1], ContainerState::kExited, 0, 2));
   a = computePodActions(pod, st);
-  EXPECT_FALSE(a.nextInitContainer);
+  EXPECT_TRUE(a.initContainersToStart.empty());
   EXPECT_EQ(a.containersToStart, (std::vector<size_t>{0}));
 }
 
@@ -105,10 +105,10 @@ TEST(PodActionsTest, FailedInitContainerRestartsUnlessNever) {
     auto a = computePodActions(pod, st);
     if (policy == "Never") {
       EXPECT_TRUE(a.killPod) << policy;
-      EXPECT_FALSE(a.nextInitContainer) << policy;
+      EXPECT_TRUE(a.initContainersToStart.empty()) << policy;
     } else {
-      ASSERT_TRUE(a.nextInitContainer) << policy;
-      EXPECT_EQ(*a.nextInitContainer, 0u);
+      ASSERT_FALSE(a.initContainersToStart.empty()) << policy;
+      EXPECT_EQ(a.initContainersToStart.back(), 0u);
     }
   }
 }

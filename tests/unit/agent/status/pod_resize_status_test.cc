@@ -117,6 +117,41 @@ TEST(PodResizeStatusTest, InProgressUntilApplied) {
   EXPECT_TRUE(isKubeletCondition("PodResizePending"));
 }
 
+TEST(PodResizeStatusTest, PendingWithTheAllocationManagersReason) {
+  ResizeFixture f;
+  StatusInput in;
+  in.pod = &f.pod;  // as allocated: what runs, so nothing is in progress
+  in.runtime = &f.rt;
+  in.waiting = &f.waiting;
+  in.resizePendingReason = "Infeasible";
+  in.resizePendingMessage =
+      "Node didn't have enough capacity: cpu, requested: 5000, capacity: 2000";
+  in.now = core::WallTime(std::chrono::seconds(1700000100));
+  api::PodStatus s = computePodStatus(in);
+  const api::PodCondition* c = findCond(s, "PodResizePending");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->status, "True");
+  EXPECT_EQ(c->reason, "Infeasible");
+  EXPECT_EQ(c->message, in.resizePendingMessage);
+  EXPECT_EQ(findCond(s, "PodResizeInProgress"), nullptr);
+  EXPECT_EQ(s.containerStatuses[0].resources->limits.at("cpu"), "200m");
+
+  // Still pending later, for another reason: the transition time stays.
+  std::string since = c->lastTransitionTime;
+  in.previous = &s;
+  in.now = core::WallTime(std::chrono::seconds(1700000200));
+  in.resizePendingReason = "Deferred";
+  api::PodStatus later = computePodStatus(in);
+  c = findCond(later, "PodResizePending");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->reason, "Deferred");
+  EXPECT_EQ(c->lastTransitionTime, since);
+
+  // Admitted: the condition goes.
+  in.resizePendingReason.clear();
+  EXPECT_EQ(findCond(computePodStatus(in), "PodResizePending"), nullptr);
+}
+
 TEST(PodResizeStatusTest, NotRunningOrUnknownShowsTheSpec) {
   ResizeFixture f;
   f.rt.containers[0].actuated.reset();

@@ -331,7 +331,8 @@ std::vector<std::string> RuntimeManager::nodeIPs(const SyncRequest& req) const {
 absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Container& c,
                                          const EnvSources* sources, std::string* reason,
                                          std::vector<std::string>* warnings,
-                                         std::vector<ContainerEvent>* events) {
+                                         std::vector<ContainerEvent>* events,
+                                         std::optional<v1::Image>* image) {
   auto ref = cri::parseImageRef(c.image);
   if (!ref.ok()) {
     *reason = kInvalidImageName;
@@ -343,6 +344,7 @@ absl::Status RuntimeManager::ensureImage(const api::Pod& pod, const api::Contain
   if (c.imagePullPolicy != "Always") {
     auto present = images_.imageStatus(spec);
     if (present.ok() && present->has_value()) {
+      *image = std::move(*present);
       events->push_back(
           {false, "Pulled", "Container image \"" + c.image + "\" already present on machine"});
       return absl::OkStatus();
@@ -407,7 +409,9 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
     return r;
   };
   std::string reason;
-  if (absl::Status s = ensureImage(pod, c, sources.get(), &reason, warnings, &r.events); !s.ok())
+  std::optional<v1::Image> image;
+  if (absl::Status s = ensureImage(pod, c, sources.get(), &reason, warnings, &r.events, &image);
+      !s.ok())
     return fail(reason.c_str(), s);
 
   // The restart count continues from the newest instance of this container.
@@ -421,18 +425,20 @@ ContainerStartResult RuntimeManager::startContainer(const api::Pod& pod, const a
   ctx.volumes = req.mounts;
   ctx.podDir = ::volumes::podDir(opts_.rootDir, pod.metadata.uid);
   // The kubelet's getImageUser: the image's uid, else its user name, else root (0).
-  {
+  // The image's status is asked for only when ensureImage did not already (a pull).
+  if (!image) {
     v1::ImageSpec spec;
     spec.set_image(c.image);
-    auto image = images_.imageStatus(spec);
-    if (!image.ok()) return fail(kCreateContainerConfigError, image.status());
-    if (image->has_value() && (*image)->has_uid()) {
-      ctx.security.imageUid = (*image)->uid().value();
-    } else if (image->has_value() && !(*image)->username().empty()) {
-      ctx.security.imageUsername = (*image)->username();
-    } else {
-      ctx.security.imageUid = 0;
-    }
+    auto st = images_.imageStatus(spec);
+    if (!st.ok()) return fail(kCreateContainerConfigError, st.status());
+    image = std::move(*st);
+  }
+  if (image && image->has_uid()) {
+    ctx.security.imageUid = image->uid().value();
+  } else if (image && !image->username().empty()) {
+    ctx.security.imageUsername = image->username();
+  } else {
+    ctx.security.imageUid = 0;
   }
   ctx.security.seccompProfileRoot = opts_.rootDir + "/seccomp";
   ctx.security.seccompDefault = opts_.seccompDefault;

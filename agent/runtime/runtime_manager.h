@@ -177,9 +177,12 @@ class RuntimeManager {
   absl::StatusOr<int64_t> memoryUsage(const PodRuntimeStatus& status, const std::string& id = "");
   // The IPs a host-network pod has: the node's.
   std::vector<std::string> nodeIPs(const SyncRequest& req) const;
+  // Makes sure the image is present; when that took an ImageStatus which found it,
+  // `image` is set to it (its user is needed to create the container).
   absl::Status ensureImage(const api::Pod& pod, const api::Container& c, const EnvSources* sources,
                            std::string* reason, std::vector<std::string>* warnings,
-                           std::vector<ContainerEvent>* events);
+                           std::vector<ContainerEvent>* events,
+                           std::optional<::runtime::v1::Image>* image);
   // postStart after a successful StartContainer; on failure the container is
   // killed and `r` says PostStartHookError.
   void runPostStartHook(const api::Pod& pod, const api::Container& c, const std::string& id,

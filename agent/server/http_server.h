@@ -1,12 +1,22 @@
 // A small HTTP/1.1 server driven by the agent's event loop, for the kubelet's
-// plain-HTTP endpoints (healthz on 127.0.0.1:10248, the read-only port). It wraps
-// libmicrohttpd in "external epoll" mode: no threads of its own, its epoll fd is
+// endpoints: plain HTTP (healthz on 127.0.0.1:10248, the read-only port) and the
+// HTTPS API on :10250 (createTls) with its long-running requests (handleAsync:
+// answers that wait on a webhook, streamed logs, upgraded exec/attach/
+// port-forward connections; see http_exchange.h). It wraps libmicrohttpd
+// (with GnuTLS) in "external epoll" mode: no threads of its own, its epoll fd is
 // one readable FileEvent on our loop and its connection timeouts one Timer, so a
-// slow or stalled client costs a socket, never a blocked loop. The TLS API port
-// (:10250, with streaming) is meant to grow out of the same class.
+// slow or stalled client costs a socket, never a blocked loop or a thread. A
+// request waiting for its handler, or a stream waiting for data, is parked
+// (suspended) in libmicrohttpd while its socket is watched for the client leaving.
 //
 // Threading: create(), handle() and the destructor run on the loop thread, and
-// handlers are called there. The loop must outlive the server.
+// handlers, filter and observer are called there. The loop must outlive the
+// server. Destroying the server closes every connection: exchanges still held
+// see closed() (their onClosed runs, posted to the loop) and every method
+// becomes a no-op; an UpgradedConnection still held keeps a valid descriptor
+// that reads EOF and fails writes, and must still be destroyed by its owner
+// (before or after the server, either is safe). The observer is not called for
+// requests cut short by the destructor.
 #pragma once
 
 #include <chrono>
@@ -14,7 +24,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/event_loop.h"
@@ -23,16 +37,34 @@ struct MHD_Daemon;
 
 namespace agent::server {
 
+// Who is on the other end of a TLS connection, from its client certificate.
+struct PeerCertificate {
+  // A client certificate was presented and it chains to the server's client CA
+  // (TlsOptions::clientCaPem) and is valid now. Unverified certificates name nobody.
+  bool verified = false;
+  std::string commonName;                  // subject CN (the user name)
+  std::vector<std::string> organizations;  // subject O, in order (the groups)
+};
+
 struct HttpRequest {
   std::string method;
   // Percent-decoded path, without the query string.
   std::string path;
+  // The raw request target as sent (path?query, still escaped), for proxying.
+  std::string target;
   // Decoded query arguments; for a repeated key the first value wins (as Go's
   // url.Values.Get); "?flag" gives an empty value.
   std::map<std::string, std::string> query;
+  // Every decoded query argument in order, repeated keys included (exec's
+  // `command=sh&command=-c`).
+  std::vector<std::pair<std::string, std::string>> queryAll;
   // Header names lower-cased; repeated headers joined with ", ".
   std::map<std::string, std::string> headers;
   std::string body;
+  // "ip:port" of the client.
+  std::string remoteAddress;
+  // Set on a TLS server when the client sent a certificate.
+  std::optional<PeerCertificate> peer;
 };
 
 struct HttpResponse {
@@ -45,6 +77,27 @@ struct HttpResponse {
 
 // Runs on the loop thread, so it must not block: answer from state the loop owns.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+class HttpExchange;
+using AsyncHandler = std::function<void(std::shared_ptr<HttpExchange>)>;
+namespace internal {
+class ExchangeImpl;
+class UpgradedConnectionImpl;
+}  // namespace internal
+
+// The HTTPS side of a server (the kubelet API on :10250).
+struct TlsOptions {
+  std::string certPem;  // the serving certificate, then any intermediates
+  std::string keyPem;
+  // When set, clients are asked for a certificate (not required) and one that
+  // chains to these CAs fills HttpRequest::peer (authentication.x509.clientCAFile).
+  std::string clientCaPem;
+  // tlsMinVersion ("VersionTLS10".."VersionTLS13"; empty: VersionTLS12) and
+  // tlsCipherSuites (Go/IANA names such as "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
+  // empty: the library's defaults), as the kubelet takes them.
+  std::string minVersion;
+  std::vector<std::string> cipherSuites;
+};
 
 class HttpServer {
  public:
@@ -73,28 +126,83 @@ class HttpServer {
   // registered "/stats/". Methods are not filtered: that is the handler's job.
   void handle(const std::string& pattern, HttpHandler h);
 
+  // As create(), serving HTTPS with `tls`. Errors name the address and, for a bad
+  // certificate, key, CA, version or cipher suite, which one.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> createTls(core::EventLoop& loop,
+                                                               const std::string& address, int port,
+                                                               const TlsOptions& tls);
+
+  // As handle(), for a handler that answers later, streams or upgrades (see
+  // http_exchange.h). Shares the pattern space with handle().
+  void handleAsync(const std::string& pattern,
+                   std::function<void(std::shared_ptr<HttpExchange>)> h);
+
+  // Runs before routing for every request (authentication and authorization): it
+  // either answers the exchange itself or calls `next()` (possibly later, on the
+  // loop) to route it.
+  using Filter = std::function<void(std::shared_ptr<HttpExchange>, std::function<void()> next)>;
+  void setFilter(Filter f);
+
+  // Called once per finished request (answered, stream ended, upgrade closed or
+  // client gone) with the status sent (0 if none) and how long it took.
+  using Observer = std::function<void(const HttpRequest&, int status, core::Duration elapsed)>;
+  void setObserver(Observer o);
+
   // The bound port (the chosen one when created with port 0).
   int port() const { return port_; }
 
  private:
+  struct Route {
+    HttpHandler sync;    // set for handle()
+    AsyncHandler async;  // set for handleAsync()
+  };
+
   HttpServer(core::EventLoop& loop, int port) : loop_(loop), port_(port) {}
-  absl::Status start(int listenFd, bool ipv6, const std::string& where);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> createImpl(core::EventLoop& loop,
+                                                                const std::string& address,
+                                                                int port, const TlsOptions* tls);
+  absl::Status start(int listenFd, bool ipv6, const std::string& where, const TlsOptions* tls);
   // Lets libmicrohttpd do all the work it can without blocking, then arms the
   // timer for its next deadline.
   void runDaemon();
-  const HttpHandler* route(const std::string& path) const;
+  // Runs the daemon soon (from the loop, never re-entering libmicrohttpd): after
+  // a connection was resumed or an upgraded one closed.
+  void kick();
+  const Route* route(const std::string& path) const;
   HttpResponse dispatch(const HttpRequest& req) const;
+  // Routes an exchange that passed the filter.
+  void dispatchAsync(const std::shared_ptr<internal::ExchangeImpl>& ex);
 
   // libmicrohttpd's C callbacks, defined in the .cc.
   friend struct HttpServerCallbacks;
+  friend class internal::ExchangeImpl;
+  friend class internal::UpgradedConnectionImpl;
 
   core::EventLoop& loop_;
   int port_;
   MHD_Daemon* daemon_ = nullptr;
   core::FileEventPtr epollEvent_;
   core::TimerPtr timer_;
+  core::TimerPtr kickTimer_;
+  bool tls_ = false;
+  // Set by the destructor: suspended requests are dropped instead of re-suspended.
+  bool stopping_ = false;
+  // The PEMs and priority string handed to libmicrohttpd, kept for its lifetime.
+  std::string certPem_, keyPem_, clientCaPem_, priorities_;
   // Pattern -> handler.
-  std::map<std::string, HttpHandler> routes_;
+  std::map<std::string, Route> routes_;
+  Filter filter_;
+  Observer observer_;
+  // Exchanges whose connection is suspended, and upgraded connections not yet
+  // destroyed: the destructor resumes the first and detaches the second.
+  std::set<internal::ExchangeImpl*> suspended_;
+  std::set<internal::UpgradedConnectionImpl*> upgraded_;
 };
+
+// Checks tlsMinVersion and tlsCipherSuites as the kubelet takes them, without
+// starting a server (for config load). Errors name the setting and the value,
+// e.g. `tlsCipherSuites: unknown cipher suite "FOO"`.
+absl::Status validateTlsSettings(const std::string& minVersion,
+                                 const std::vector<std::string>& cipherSuites);
 
 }  // namespace agent::server

@@ -1,11 +1,13 @@
 #include "agent/kubeapi/certificate.h"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <ctime>
 #include <memory>
@@ -58,6 +60,30 @@ void readName(const X509_NAME* name, std::string& cn, std::vector<std::string>& 
   }
 }
 
+// An IP SAN's octets as text ("10.0.0.1", "fd00::1"); "" when malformed.
+std::string ipText(const ASN1_OCTET_STRING* ip) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  int len = ASN1_STRING_length(ip);
+  const unsigned char* data = ASN1_STRING_get0_data(ip);
+  if (len == 4 && inet_ntop(AF_INET, data, buf, sizeof(buf)) != nullptr) return buf;
+  if (len == 16 && inet_ntop(AF_INET6, data, buf, sizeof(buf)) != nullptr) return buf;
+  return "";
+}
+
+void readSans(const GENERAL_NAMES* names, std::vector<std::string>& dns,
+              std::vector<std::string>& ips) {
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+    if (n->type == GEN_DNS) {
+      const ASN1_IA5STRING* s = n->d.dNSName;
+      dns.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<size_t>(ASN1_STRING_length(s)));
+    } else if (n->type == GEN_IPADD) {
+      ips.push_back(ipText(n->d.iPAddress));
+    }
+  }
+}
+
 absl::StatusOr<core::WallTime> toWallTime(const ASN1_TIME* t) {
   struct tm tm {};
   if (ASN1_TIME_to_tm(t, &tm) != 1) return absl::InvalidArgumentError("invalid certificate time");
@@ -79,6 +105,12 @@ absl::StatusOr<CertificateInfo> certInfo(X509* cert) {
   readName(X509_get_subject_name(cert), info.commonName, info.organizations);
   ASSIGN_OR_RETURN(info.notBefore, toWallTime(X509_get0_notBefore(cert)));
   ASSIGN_OR_RETURN(info.notAfter, toWallTime(X509_get0_notAfter(cert)));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans != nullptr) {
+    readSans(sans, info.dnsNames, info.ipAddresses);
+    GENERAL_NAMES_free(sans);
+  }
   return info;
 }
 
@@ -101,6 +133,54 @@ std::vector<std::pair<std::string, std::string>> pemBlocks(const std::string& pe
   return out;
 }
 
+// Adds a subjectAltName extension request (DNS names, then IPs) to `req`.
+absl::Status addSubjectAltNames(X509_REQ* req, const std::vector<std::string>& dnsNames,
+                                const std::vector<std::string>& ipAddresses) {
+  GENERAL_NAMES* names = sk_GENERAL_NAME_new_null();
+  if (names == nullptr) return absl::InternalError("out of memory");
+  auto fail = [&](absl::Status s) {
+    GENERAL_NAMES_free(names);
+    return s;
+  };
+  for (const auto& d : dnsNames) {
+    GENERAL_NAME* n = GENERAL_NAME_new();
+    ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+    if (n == nullptr || s == nullptr ||
+        ASN1_STRING_set(s, d.data(), static_cast<int>(d.size())) != 1) {
+      GENERAL_NAME_free(n);
+      ASN1_IA5STRING_free(s);
+      return fail(absl::InternalError(absl::StrCat("CSR DNS name ", d, ": ", sslErrors())));
+    }
+    GENERAL_NAME_set0_value(n, GEN_DNS, s);
+    sk_GENERAL_NAME_push(names, n);
+  }
+  for (const auto& ip : ipAddresses) {
+    ASN1_OCTET_STRING* octets = a2i_IPADDRESS(ip.c_str());
+    if (octets == nullptr) {
+      ERR_clear_error();
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat("CSR IP address \"", ip, "\": not an IP address")));
+    }
+    GENERAL_NAME* n = GENERAL_NAME_new();
+    if (n == nullptr) {
+      ASN1_OCTET_STRING_free(octets);
+      return fail(absl::InternalError("out of memory"));
+    }
+    GENERAL_NAME_set0_value(n, GEN_IPADD, octets);
+    sk_GENERAL_NAME_push(names, n);
+  }
+  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names);
+  GENERAL_NAMES_free(names);
+  bool ok = exts != nullptr && ext != nullptr && sk_X509_EXTENSION_push(exts, ext) > 0;
+  if (ok) ext = nullptr;  // owned by exts now
+  ok = ok && X509_REQ_add_extensions(req, exts) == 1;
+  X509_EXTENSION_free(ext);
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  if (!ok) return absl::InternalError(absl::StrCat("CSR subjectAltName: ", sslErrors()));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> generateEcPrivateKeyPem() {
@@ -118,7 +198,9 @@ absl::StatusOr<std::string> generateEcPrivateKeyPem() {
 absl::Status validatePrivateKeyPem(const std::string& keyPem) { return loadKey(keyPem).status(); }
 
 absl::StatusOr<std::string> makeCsrPem(const std::string& keyPem, const std::string& cn,
-                                       const std::vector<std::string>& orgs) {
+                                       const std::vector<std::string>& orgs,
+                                       const std::vector<std::string>& dnsNames,
+                                       const std::vector<std::string>& ipAddresses) {
   ASSIGN_OR_RETURN(KeyPtr key, loadKey(keyPem));
   ReqPtr req(X509_REQ_new());
   if (!req || X509_REQ_set_version(req.get(), 0) != 1) {
@@ -136,6 +218,9 @@ absl::StatusOr<std::string> makeCsrPem(const std::string& keyPem, const std::str
                                  reinterpret_cast<const unsigned char*>(cn.data()),
                                  static_cast<int>(cn.size()), -1, 0) != 1) {
     return absl::InvalidArgumentError(absl::StrCat("CSR subject CN=", cn, ": ", sslErrors()));
+  }
+  if (!dnsNames.empty() || !ipAddresses.empty()) {
+    RETURN_IF_ERROR(addSubjectAltNames(req.get(), dnsNames, ipAddresses));
   }
   if (X509_REQ_set_pubkey(req.get(), key.get()) != 1 ||
       X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0) {
@@ -162,6 +247,20 @@ absl::StatusOr<CsrInfo> parseCsrPem(const std::string& csrPem) {
   CsrInfo info;
   readName(X509_REQ_get_subject_name(req.get()), info.commonName, info.organizations);
   ASSIGN_OR_RETURN(info.publicKeyDer, spkiDer(pub));
+  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req.get());
+  if (exts != nullptr) {
+    for (int i = 0; i < sk_X509_EXTENSION_num(exts); ++i) {
+      X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts, i);
+      if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
+      auto* sans = static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext));
+      if (sans != nullptr) {
+        readSans(sans, info.dnsNames, info.ipAddresses);
+        GENERAL_NAMES_free(sans);
+      }
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  }
+  ERR_clear_error();
   return info;
 }
 

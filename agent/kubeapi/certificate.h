@@ -21,13 +21,21 @@ absl::StatusOr<std::string> generateEcPrivateKeyPem();
 absl::Status validatePrivateKeyPem(const std::string& keyPem);
 
 // A PEM "CERTIFICATE REQUEST" for subject O=`orgs`, CN=`cn`, signed with the key.
+// Non-empty `dnsNames` / `ipAddresses` (IPv4 or IPv6 literals) are requested as a
+// subjectAltName extension, as x509.CreateCertificateRequest does for a template's
+// DNSNames / IPAddresses (the serving-certificate CSR); an unparsable IP is an error.
 absl::StatusOr<std::string> makeCsrPem(const std::string& keyPem, const std::string& cn,
-                                       const std::vector<std::string>& orgs);
+                                       const std::vector<std::string>& orgs,
+                                       const std::vector<std::string>& dnsNames = {},
+                                       const std::vector<std::string>& ipAddresses = {});
 
 struct CsrInfo {
   std::string commonName;
   std::vector<std::string> organizations;
   std::string publicKeyDer;  // SubjectPublicKeyInfo
+  // The requested subjectAltNames, in order (IPs in text form).
+  std::vector<std::string> dnsNames;
+  std::vector<std::string> ipAddresses;
 };
 // Decodes a PEM CSR and checks its self-signature.
 absl::StatusOr<CsrInfo> parseCsrPem(const std::string& csrPem);
@@ -47,6 +55,9 @@ struct CertificateInfo {
   std::vector<std::string> organizations;
   core::WallTime notBefore;
   core::WallTime notAfter;
+  // subjectAltName DNS names and IP addresses (text form), in order.
+  std::vector<std::string> dnsNames;
+  std::vector<std::string> ipAddresses;
 };
 // Every CERTIFICATE block in `pem` (leaf first); an error when there is none.
 absl::StatusOr<std::vector<CertificateInfo>> parseCertificatesPem(const std::string& pem);

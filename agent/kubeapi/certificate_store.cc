@@ -17,8 +17,6 @@
 namespace agent::kubeapi {
 namespace {
 
-constexpr char kPrefix[] = "kubelet-client";
-
 std::string parentDir(const std::string& path) {
   auto slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -64,16 +62,17 @@ absl::Status fsyncDir(const std::string& dir) {
 
 }  // namespace
 
-std::string currentCertPath(const std::string& certDir) {
-  return absl::StrCat(certDir, "/", kPrefix, "-current.pem");
+std::string currentCertPath(const std::string& certDir, const std::string& prefix) {
+  return absl::StrCat(certDir, "/", prefix, "-current.pem");
 }
 
 std::string pendingKeyPath(const std::string& certDir) {
-  return absl::StrCat(certDir, "/", kPrefix, ".key.tmp");
+  return absl::StrCat(certDir, "/", kClientCertPrefix, ".key.tmp");
 }
 
-absl::StatusOr<CertKeyPair> loadCurrentCertificate(const std::string& certDir) {
-  std::string path = currentCertPath(certDir);
+absl::StatusOr<CertKeyPair> loadCurrentCertificate(const std::string& certDir,
+                                                   const std::string& prefix) {
+  std::string path = currentCertPath(certDir, prefix);
   ASSIGN_OR_RETURN(std::string data, core::readFile(path));
   auto pair = parseCertKeyPem(data);
   if (!pair.ok()) return core::annotate(pair.status(), path);
@@ -81,9 +80,10 @@ absl::StatusOr<CertKeyPair> loadCurrentCertificate(const std::string& certDir) {
 }
 
 absl::StatusOr<std::string> storeCertificate(const std::string& certDir, const std::string& certPem,
-                                             const std::string& keyPem, core::WallTime now) {
+                                             const std::string& keyPem, core::WallTime now,
+                                             const std::string& prefix) {
   RETURN_IF_ERROR(core::mkdirAll(certDir, 0755));
-  std::string path = absl::StrCat(certDir, "/", kPrefix, "-", timestamp(now), ".pem");
+  std::string path = absl::StrCat(certDir, "/", prefix, "-", timestamp(now), ".pem");
   std::string data = certPem;
   if (!data.empty() && data.back() != '\n') data += '\n';
   data += keyPem;
@@ -92,13 +92,13 @@ absl::StatusOr<std::string> storeCertificate(const std::string& certDir, const s
   if (!check.ok()) return core::annotate(check.status(), path);
   RETURN_IF_ERROR(core::writeFileAtomic(path, data, 0600));
 
-  std::string current = currentCertPath(certDir);
+  std::string current = currentCertPath(certDir, prefix);
   struct stat st {};
   if (::lstat(current.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
     return absl::FailedPreconditionError(
         absl::StrCat("expected ", current, " to be a symlink but it is a file"));
   }
-  std::string updated = absl::StrCat(certDir, "/", kPrefix, "-updated.pem");
+  std::string updated = absl::StrCat(certDir, "/", prefix, "-updated.pem");
   if (::unlink(updated.c_str()) != 0 && errno != ENOENT) {
     return core::errnoStatus(errno, absl::StrCat("remove ", updated));
   }

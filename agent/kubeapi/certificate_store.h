@@ -5,6 +5,8 @@
 //   <certDir>/kubelet-client-current.pem -> the newest of those (absolute symlink)
 //   <certDir>/kubelet-client.key.tmp                     the key of a pending bootstrap CSR
 // and the kubeconfig written after bootstrap, whose user points at current.pem.
+// The same layout under another prefix holds the serving certificate
+// (certificate.FileStore("kubelet-server", certDir): kubelet-server-current.pem, ...).
 // All functions do blocking file I/O: call them from the worker pool (small reads
 // at startup excepted).
 #pragma once
@@ -19,19 +21,25 @@
 namespace agent::kubeapi {
 
 inline constexpr char kDefaultCertDir[] = "/var/lib/kubelet/pki";
+inline constexpr char kClientCertPrefix[] = "kubelet-client";
+inline constexpr char kServingCertPrefix[] = "kubelet-server";
 
-std::string currentCertPath(const std::string& certDir);  // kubelet-client-current.pem
-std::string pendingKeyPath(const std::string& certDir);   // kubelet-client.key.tmp
+// <certDir>/<prefix>-current.pem
+std::string currentCertPath(const std::string& certDir,
+                            const std::string& prefix = kClientCertPrefix);
+std::string pendingKeyPath(const std::string& certDir);  // kubelet-client.key.tmp
 
 // The current pair, checked (key matches certificate).
-absl::StatusOr<CertKeyPair> loadCurrentCertificate(const std::string& certDir);
+absl::StatusOr<CertKeyPair> loadCurrentCertificate(const std::string& certDir,
+                                                   const std::string& prefix = kClientCertPrefix);
 
 // Writes a new dated pair file and swings the current symlink to it (via a
-// temporary "kubelet-client-updated.pem" symlink renamed over it, so readers see
+// temporary "<prefix>-updated.pem" symlink renamed over it, so readers see
 // the old pair or the new one). A regular file at current.pem is an error, as
 // upstream. Returns the new file's path.
 absl::StatusOr<std::string> storeCertificate(const std::string& certDir, const std::string& certPem,
-                                             const std::string& keyPem, core::WallTime now);
+                                             const std::string& keyPem, core::WallTime now,
+                                             const std::string& prefix = kClientCertPrefix);
 
 // The kubeconfig the kubelet writes after bootstrapping: cluster "default-cluster"
 // (the bootstrap kubeconfig's server, its CA file or else its inline CA data,

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -15,10 +16,12 @@
 #include "tests/fakeapi/api_errors.h"
 #include "tests/fakeapi/api_handler.h"
 #include "tests/fakeapi/authn.h"
+#include "tests/fakeapi/kubelet_proxy.h"
 #include "tests/fakeapi/node_ipam.h"
 #include "tests/fakeapi/patch.h"
 #include "tests/fakeapi/pki.h"
 #include "tests/fakeapi/resource_store.h"
+#include "tests/fakeapi/reviews.h"
 #include "tests/fakeapi/tls_http_server.h"
 
 namespace cubelet::fakeapi {
@@ -114,11 +117,19 @@ absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::start(FakeApiServe
   if (!opts.allocateNodeCidrs.empty()) {
     ASSIGN_OR_RETURN(s->ipam_, NodeIpamController::start(*s->store_, opts.allocateNodeCidrs));
   }
+  ASSIGN_OR_RETURN(s->kubeletProxy_, KubeletProxy::create(*s->pki_, *s->store_, *s->tokens_));
   ASSIGN_OR_RETURN(SSL_CTX * ctx, makeServerContext(serving, s->pki_->caCertPem()));
+  s->reviews_ = std::make_unique<ReviewHandler>(*s->tokens_, *s->store_, s->tokenIssuer_.get());
   ApiHandler* handler = s->handler_.get();
+  ReviewHandler* reviews = s->reviews_.get();
+  KubeletProxy* kubelet = s->kubeletProxy_.get();
   auto server = TlsHttpServer::start(
       opts.bindAddress, opts.port, ctx,
-      [handler](const HttpRequest& req, HttpResponder& resp) { handler->handle(req, resp); });
+      [handler, kubelet, reviews](const HttpRequest& req, HttpResponder& resp) {
+        if (reviews->maybeHandle(req, resp)) return;
+        if (KubeletProxy::handles(req.path)) return kubelet->handle(req, resp);
+        handler->handle(req, resp);
+      });
   SSL_CTX_free(ctx);
   if (!server.ok()) return server.status();
   s->server_ = *std::move(server);
@@ -297,8 +308,18 @@ absl::Status FakeApiServer::denyCsr(const std::string& name) {
 void FakeApiServer::compactHistory() { store_->compactHistory(); }
 void FakeApiServer::closeWatches() { store_->closeWatches(); }
 int64_t FakeApiServer::currentResourceVersion() const { return store_->currentResourceVersion(); }
-std::vector<RequestRecord> FakeApiServer::requests() const { return handler_->requests(); }
-void FakeApiServer::clearRequests() { handler_->clearRequests(); }
+std::vector<RequestRecord> FakeApiServer::requests() const {
+  std::vector<RequestRecord> all = handler_->requests();
+  std::vector<RequestRecord> reviews = reviews_->requests();
+  all.insert(all.end(), reviews.begin(), reviews.end());
+  std::stable_sort(all.begin(), all.end(),
+                   [](const auto& a, const auto& b) { return a.at < b.at; });
+  return all;
+}
+void FakeApiServer::clearRequests() {
+  handler_->clearRequests();
+  reviews_->clear();
+}
 
 std::vector<TokenRequestRecord> FakeApiServer::tokenRequests() const {
   return tokenIssuer_->records();

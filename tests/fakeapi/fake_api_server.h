@@ -29,6 +29,8 @@ class ResourceStore;
 class ApiHandler;
 class TlsHttpServer;
 class NodeIpamController;
+class KubeletProxy;
+class ReviewHandler;
 
 struct FakeApiServerOptions {
   std::string bindAddress = "127.0.0.1";
@@ -134,6 +136,14 @@ class FakeApiServer {
   // and expiry; an error otherwise.
   absl::StatusOr<nlohmann::json> reviewToken(const std::string& jwt);
 
+  // pods/{log,exec,attach,portforward} and nodes/{name}/proxy go to the node's kubelet
+  // (kubelet_proxy.h): its client certificate, address overrides, proxied requests.
+  KubeletProxy& kubeletProxy() { return *kubeletProxy_; }
+
+  // TokenReview and SubjectAccessReview (reviews.h): what was asked and answered.
+  // Their requests are in requests() too.
+  ReviewHandler& reviews() { return *reviews_; }
+
   // Waits until `objectPath` exists and pred(obj) holds; DeadlineExceeded (naming the
   // last object seen) after `timeout`.
   absl::StatusOr<nlohmann::json> waitFor(const std::string& objectPath,
@@ -152,6 +162,8 @@ class FakeApiServer {
   std::unique_ptr<ResourceStore> store_;
   std::unique_ptr<TokenIssuer> tokenIssuer_;
   std::unique_ptr<ApiHandler> handler_;
+  std::unique_ptr<KubeletProxy> kubeletProxy_;  // outlives server_: its threads use it
+  std::unique_ptr<ReviewHandler> reviews_;      // outlives server_: its threads use it
   std::unique_ptr<TlsHttpServer> server_;
   std::string adminToken_;
   std::unique_ptr<NodeIpamController> ipam_;  // first to go: it writes to the store

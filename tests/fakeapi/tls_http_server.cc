@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -28,12 +29,16 @@ const char* reasonPhrase(int code) {
   switch (code) {
     case 100:
       return "Continue";
+    case 101:
+      return "Switching Protocols";
     case 200:
       return "OK";
     case 201:
       return "Created";
     case 202:
       return "Accepted";
+    case 204:
+      return "No Content";
     case 400:
       return "Bad Request";
     case 401:
@@ -54,6 +59,10 @@ const char* reasonPhrase(int code) {
       return "Unprocessable Entity";
     case 500:
       return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
     default:
       return "Status";
   }
@@ -110,6 +119,8 @@ class TlsStream {
     }
     return true;
   }
+  SSL* ssl() const { return ssl_; }
+  std::string takeBuffered() { return std::exchange(buf_, std::string()); }
 
  private:
   SSL* ssl_;
@@ -151,8 +162,14 @@ class Responder : public HttpResponder {
     pollfd p{fd_, POLLRDHUP, 0};
     return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
   }
+  HijackedConnection hijack() override {
+    sent_ = true;
+    hijacked_ = true;
+    return HijackedConnection{s_.ssl(), fd_, s_.takeBuffered()};
+  }
   bool sent() const { return sent_; }
   bool ok() const { return ok_ && !streaming_; }
+  bool hijacked() const { return hijacked_; }
 
  private:
   TlsStream& s_;
@@ -162,6 +179,7 @@ class Responder : public HttpResponder {
   bool sent_ = false;
   bool streaming_ = false;
   bool ok_ = true;
+  bool hijacked_ = false;
 };
 
 bool parseHead(const std::string& head, HttpRequest* req) {
@@ -179,6 +197,7 @@ bool parseHead(const std::string& head, HttpRequest* req) {
     if (colon == std::string::npos) return false;
     std::string name = absl::AsciiStrToLower(lines[i].substr(0, colon));
     std::string value(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
+    req->headerList.emplace_back(lines[i].substr(0, colon), value);
     req->headers[name] = value;
   }
   return true;
@@ -308,6 +327,7 @@ void TlsHttpServer::serve(Connection* conn) {
     const bool verified = peer != nullptr && SSL_get_verify_result(ssl) == X509_V_OK;
     TlsStream stream(ssl);
     std::string head;
+    bool hijacked = false;
     while (!conn->closing && stream.readHead(&head)) {
       HttpRequest req;
       if (!parseHead(head, &req)) {
@@ -353,11 +373,12 @@ void TlsHttpServer::serve(Connection* conn) {
       if (!bodyOk) break;
       Responder resp(stream, conn->fd, conn->closing, keepAlive);
       handler_(req, resp);
+      if ((hijacked = resp.hijacked())) break;
       if (!resp.sent()) resp.send(500, "text/plain", "no response");
       if (!resp.ok() || !keepAlive) break;
     }
     X509_free(peer);
-    if (!conn->closing) SSL_shutdown(ssl);
+    if (!conn->closing && !hijacked) SSL_shutdown(ssl);
   }
   SSL_free(ssl);
   // The fd stays open until the thread is joined, so stop() never shuts down a reused fd.

@@ -1,6 +1,7 @@
 // A small HTTPS/1.1 server for the fake API server: an accept thread and one thread per
 // connection, OpenSSL with optional client certificates, keep-alive, Content-Length and
-// chunked request bodies, `Expect: 100-continue`, and chunked streaming responses (watch).
+// chunked request bodies, `Expect: 100-continue`, chunked streaming responses (watch), and
+// handlers that take over the raw connection after the request (upgrades, hijack()).
 // stop() closes the listener and every connection; resume() listens on the same port again.
 #pragma once
 
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 typedef struct x509_st X509;
 
 namespace cubelet::fakeapi {
@@ -25,11 +27,21 @@ struct HttpRequest {
   std::string target;                          // as sent: path?query
   std::string path;                            // before '?'
   std::string query;                           // after '?', still escaped
-  std::map<std::string, std::string> headers;  // lower-case names
+  std::map<std::string, std::string> headers;  // lower-case names; a repeated header: the last
+  // Every header line as sent (original case and order, repeats kept), e.g. each
+  // X-Stream-Protocol-Version of a SPDY upgrade.
+  std::vector<std::pair<std::string, std::string>> headerList;
   std::string body;
   X509* peerCert = nullptr;   // borrowed for the duration of the handler call
   bool peerVerified = false;  // the peer certificate chains to the configured CA and is valid
   std::string header(const std::string& lowerName) const;
+};
+
+// A connection a handler took over (HttpResponder::hijack()).
+struct HijackedConnection {
+  SSL* ssl = nullptr;    // the TLS session, handshake done; borrowed (see hijack())
+  int fd = -1;           // its socket; borrowed
+  std::string buffered;  // bytes the client sent after the request that the server already read
 };
 
 // How a handler answers one request.
@@ -44,6 +56,13 @@ class HttpResponder {
   virtual bool endStream() = 0;
   // True once the client hung up or the server is stopping.
   virtual bool closed() = 0;
+  // Takes over the connection after the request head and body (nothing may have been
+  // sent yet): the handler reads and writes `ssl` itself (it may make `fd`
+  // non-blocking) until it returns. Afterwards the server sends nothing more, skips
+  // the TLS close_notify, frees the SSL and closes the socket; the connection is not
+  // reused. stop() shuts the socket down (SHUT_RDWR), so reads and writes on it fail
+  // and the handler must then return.
+  virtual HijackedConnection hijack() = 0;
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponder&)>;

@@ -3,11 +3,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/time/time.h"
 #include "agent/events/event_reasons.h"
 #include "agent/events/object_ref.h"
 #include "agent/health/pod_probes.h"
 #include "agent/node/node_ip.h"
 #include "agent/node/node_status.h"
+#include "agent/server/stream_proxy.h"
 #include "agent/status/pod_status_compute.h"
 #include "core/atomic_file.h"
 #include "core/log.h"
@@ -43,6 +45,10 @@ constexpr char kKubeletVersion[] = "v1.30.0-cubelet.0.1.0";
 Agent::Agent(const config::AgentConfig& cfg, core::EventLoop& loop) : cfg_(cfg), loop_(loop) {}
 
 Agent::~Agent() {
+  // The kubelet API first: its streams, then the server and the webhooks behind it.
+  server::closeStreamProxies();
+  api_.reset();
+  authFilter_.reset();
   // Before the cluster connection: the token manager and the claim resolver hold
   // its API client, whose in-flight answers must not reach them half-destroyed.
   volumes_.reset();
@@ -74,6 +80,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
       std::chrono::minutes(10));
   if (!client.ok()) return client.status();
   a->cri_ = std::move(*client);
+  a->metrics_ = std::make_unique<metrics::KubeletMetrics>();
+  a->metrics_->setNodeName(cfg.nodeName);
+  a->runtimeSvc_ = std::make_unique<metrics::InstrumentedRuntimeService>(*a->cri_, *a->metrics_);
+  a->imageSvc_ = std::make_unique<metrics::InstrumentedImageService>(*a->cri_, *a->metrics_);
   auto sysctls = pods::SysctlAllowlist::forNode(cfg.allowedUnsafeSysctls);
   if (!sysctls.ok()) {
     return absl::InvalidArgumentError("allowedUnsafeSysctls (--allowed-unsafe-sysctls): " +
@@ -97,8 +107,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
     opts.nodeIPs.push_back(cfg.nodeIP.substr(comma + 1));
   }
   RETURN_IF_ERROR(a->setUpCgroups(opts));
-  a->runtime_ = std::make_unique<runtime::RuntimeManager>(*a->cri_, *a->cri_, opts);
-  a->hookRunner_ = std::make_unique<health::LifecycleHookRunner>(loop, *a->cri_);
+  a->runtime_ = std::make_unique<runtime::RuntimeManager>(*a->runtimeSvc_, *a->imageSvc_, opts);
+  a->hookRunner_ = std::make_unique<health::LifecycleHookRunner>(loop, *a->runtimeSvc_);
   a->runtime_->setHookRunner(a->hookRunner_.get());
 
   pods::WorkerSettings ws;
@@ -107,6 +117,20 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const config::AgentConfig& 
   ws.resync = std::chrono::duration_cast<core::Duration>(cfg.syncFrequency);
   a->workers_ = std::make_unique<pods::PodWorkers>(loop, *a->pool_, *a->runtime_, ws);
   Agent* raw = a.get();
+  a->workers_->setTimings(pods::PodWorkers::Timings{
+      [raw](core::Duration took, core::Duration interval) {
+        raw->metrics_->plegRelistDuration.observe(std::chrono::duration<double>(took).count());
+        if (interval.count() > 0) {
+          raw->metrics_->plegRelistInterval.observe(
+              std::chrono::duration<double>(interval).count());
+        }
+        raw->metrics_->plegLastSeen.set(
+            std::chrono::duration<double>(raw->loop_.wallNow().time_since_epoch()).count());
+      },
+      [raw](const char* operation, core::Duration took) {
+        raw->metrics_->podWorkerDuration.with({operation})
+            .observe(std::chrono::duration<double>(took).count());
+      }});
   a->workers_->setOnPodChanged([raw](const std::string& uid) { raw->onPodChanged(uid); });
   a->workers_->setEventSink(
       [raw](const api::Pod& pod, const std::string& container, const runtime::ContainerEvent& e) {
@@ -189,6 +213,7 @@ absl::Status Agent::start() {
     staticPodsLoaded_ = true;
   }
   startResources();
+  startContainerLogRotation();
   workers_->start(core::Duration(1000));
   if (cluster_) cluster_->start();
   return startServers();
@@ -200,35 +225,10 @@ void Agent::shutdown(core::Duration maxWait) {
   }
 }
 
-absl::Status Agent::startServers() {
-  if (cfg_.healthzPort > 0) {
-    auto s = server::HttpServer::create(loop_, cfg_.healthzBindAddress, cfg_.healthzPort);
-    if (!s.ok()) return core::annotate(s.status(), "healthz server");
-    healthz_ = std::move(*s);
-    healthz_->handle("/healthz", [](const server::HttpRequest&) {
-      return server::HttpResponse{200, "text/plain; charset=utf-8", "ok", {}};
-    });
-  }
-  if (cfg_.readOnlyPort > 0) {
-    auto s = server::HttpServer::create(loop_, cfg_.address, cfg_.readOnlyPort);
-    if (!s.ok()) return core::annotate(s.status(), "read-only server");
-    readOnly_ = std::move(*s);
-    readOnly_->handle("/healthz", [](const server::HttpRequest&) {
-      return server::HttpResponse{200, "text/plain; charset=utf-8", "ok", {}};
-    });
-    readOnly_->handle("/pods", [this](const server::HttpRequest&) {
-      return server::HttpResponse{200, "application/json", podList().dump(), {}};
-    });
-    readOnly_->handle("/stats/summary",
-                      [this](const server::HttpRequest&) { return statsSummary(); });
-  }
-  return absl::OkStatus();
-}
-
 void Agent::gatherRuntimeFacts(std::function<void(node::RuntimeFacts)> done) {
   core::runOnPool(
       *pool_, loop_,
-      [cri = cri_.get()] {
+      [cri = runtimeSvc_.get(), images = imageSvc_.get()] {
         node::RuntimeFacts f;
         if (auto v = cri->version(); v.ok()) {
           f.runtimeName = v->runtime_name();
@@ -240,7 +240,7 @@ void Agent::gatherRuntimeFacts(std::function<void(node::RuntimeFacts)> done) {
             f.conditions.push_back({c.type(), c.status(), c.reason(), c.message()});
           }
         }
-        if (auto imgs = cri->listImages(::runtime::v1::ImageFilter()); imgs.ok()) {
+        if (auto imgs = images->listImages(::runtime::v1::ImageFilter()); imgs.ok()) {
           std::vector<node::RuntimeImage> out;
           for (const auto& i : *imgs) {
             out.push_back({{i.repo_tags().begin(), i.repo_tags().end()},
@@ -274,7 +274,7 @@ void Agent::recordContainerEvent(const api::Pod& pod, const std::string& contain
 void Agent::setUpProbes() {
   // Exec probes may hold all but one pool thread; pod syncs always keep one.
   size_t execThreads = std::max<size_t>(1, static_cast<size_t>(cfg_.workerThreads) - 1);
-  execRunner_ = std::make_unique<health::CriExecRunner>(loop_, *pool_, *cri_, execThreads);
+  execRunner_ = std::make_unique<health::CriExecRunner>(loop_, *pool_, *runtimeSvc_, execThreads);
   checker_ = std::make_unique<probes::ActionChecker>(loop_, *execRunner_);
   probes_ =
       std::make_unique<probes::ProbeManager>(loop_, *checker_, probes::ProbeManager::Options{});
@@ -327,10 +327,10 @@ void Agent::setUpNetwork() {
     LOG_WARNING << "--pod-cidr " << cfg_.podCIDR
                 << " is only used in standalone mode; the Node's spec.podCIDRs is used";
   }
-  podNetwork_ = std::make_unique<cni::PodNetworkConfig>(loop_, *pool_, *cri_, no);
+  podNetwork_ = std::make_unique<cni::PodNetworkConfig>(loop_, *pool_, *runtimeSvc_, no);
   cni::NetworkReadinessOptions ro;
   ro.fastInitial = std::chrono::milliseconds(200);
-  networkReadiness_ = std::make_unique<cni::NetworkReadiness>(loop_, *pool_, *cri_, ro);
+  networkReadiness_ = std::make_unique<cni::NetworkReadiness>(loop_, *pool_, *runtimeSvc_, ro);
   workers_->requireNetworkStatus();
   networkReadiness_->setOnChanged([this](const std::string& error) {
     workers_->setNetworkStatus(error);
@@ -611,6 +611,9 @@ void Agent::onPodChanged(const std::string& uid) {
     if (auto f = finalStatus_.find(uid); f != finalStatus_.end() && !v.terminalReason.empty()) {
       f->second(next);
     }
+    if (next.phase == "Running" && (!in.previous || in.previous->phase == "Pending")) {
+      recordPodStart(*v.pod, v.firstSeen);
+    }
     if (!in.previous || in.previous->phase != next.phase) {
       LOG_INFO << "Pod " << v.pod->metadata.namespace_ << "/" << v.pod->metadata.name << " phase "
                << next.phase;
@@ -625,6 +628,20 @@ void Agent::onPodChanged(const std::string& uid) {
       cluster_->podGone(uid);
       if (auto* sm = cluster_->statusManager()) sm->forget(uid);
     }
+  }
+}
+
+void Agent::recordPodStart(const api::Pod& pod, core::WallTime firstSeen) {
+  core::WallTime now = loop_.wallNow();
+  metrics_->podStartDuration.observe(std::chrono::duration<double>(now - firstSeen).count());
+  absl::Time created;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, pod.metadata.creationTimestamp, &created, &err)) {
+    // From the API object's creation. Image pulls are not subtracted: the SLI
+    // figure equals the total one when images had to be pulled.
+    double seconds = absl::ToDoubleSeconds(absl::FromChrono(now) - created);
+    metrics_->podStartTotalDuration.with({}).observe(seconds);
+    metrics_->podStartSliDuration.with({}).observe(seconds);
   }
 }
 

@@ -21,12 +21,18 @@
 #include "agent/gc/garbage_collector.h"
 #include "agent/health/cri_exec_runner.h"
 #include "agent/health/hook_runner.h"
+#include "agent/logs/container_log_rotation.h"
+#include "agent/metrics/instrumented_runtime.h"
+#include "agent/metrics/kubelet_metrics.h"
 #include "agent/pods/admission.h"
 #include "agent/pods/pod_workers.h"
 #include "agent/pods/resize_allocation.h"
 #include "agent/pods/sysctls.h"
 #include "agent/runtime/runtime_manager.h"
+#include "agent/server/auth_filter.h"
+#include "agent/server/http_exchange.h"
 #include "agent/server/http_server.h"
+#include "agent/server/serving_cert.h"
 #include "agent/shutdown/shutdown_manager.h"
 #include "agent/sources/file_source.h"
 #include "agent/stats/stats_provider.h"
@@ -109,11 +115,39 @@ class Agent {
   std::optional<pods::Rejection> admitResources(const api::Pod& pod) const;
   server::HttpResponse statsSummary() const;
 
+  // agent_server.cc: the kubelet API on :10250 and what its endpoints look up.
+  absl::Status startApiServer();
+  void installCommonHandlers(server::HttpServer& s);
+  // The desired pod named ns/name, or null.
+  std::shared_ptr<const api::Pod> podByName(const std::string& ns, const std::string& name) const;
+  static bool hasContainerSpec(const api::Pod& pod, const std::string& name);
+  // Which container instance /containerLogs reads (the kubelet's
+  // validateContainerLogStatus); InvalidArgument with its message otherwise.
+  absl::StatusOr<std::string> logContainerId(const api::Pod& pod, const std::string& name,
+                                             bool previous) const;
+  // /runningpods/: the pods with running containers, as the runtime has them.
+  nlohmann::json runningPodList() const;
+  core::Duration syncLoopThreshold() const;
+  void installApiHandlers(server::HttpServer& s);
+  void serveContainerLogs(server::ExchangePtr ex);
+  // kubelet_running_pods and kubelet_running_containers, counted at scrape time.
+  void updateGaugeMetrics();
+  absl::StatusOr<server::TlsOptions> apiTlsOptions(const kubeapi::CertKeyPair& pair) const;
+  // (Re)starts the HTTPS server with this serving certificate.
+  absl::Status serveApi(const kubeapi::CertKeyPair& pair);
+  void startContainerLogRotation();
+  // kubelet_pod_start_duration_seconds and the SLI figures, once per pod.
+  void recordPodStart(const api::Pod& pod, core::WallTime firstSeen);
+
   config::AgentConfig cfg_;
   core::EventLoop& loop_;
   std::string nodeIP_;
   std::unique_ptr<core::ThreadWorkerPool> pool_;
+  std::unique_ptr<metrics::KubeletMetrics> metrics_;  // outlives what records into it
   std::unique_ptr<cri::GrpcRuntimeClient> cri_;
+  // What the agent calls the runtime through: cri_, counted in the runtime metrics.
+  std::unique_ptr<metrics::InstrumentedRuntimeService> runtimeSvc_;
+  std::unique_ptr<metrics::InstrumentedImageService> imageSvc_;
   std::unique_ptr<health::LifecycleHookRunner> hookRunner_;  // outlives runtime_
   std::unique_ptr<runtime::RuntimeManager> runtime_;
   std::unique_ptr<health::CriExecRunner> execRunner_;
@@ -128,6 +162,11 @@ class Agent {
   std::unique_ptr<sources::FileSource> fileSource_;
   std::unique_ptr<server::HttpServer> healthz_;
   std::unique_ptr<server::HttpServer> readOnly_;
+  std::unique_ptr<server::HttpServer> api_;            // the kubelet API (:10250)
+  std::unique_ptr<kubeapi::ApiClient> clusterClient_;  // the auth webhooks' client
+  std::unique_ptr<server::AuthFilter> authFilter_;
+  std::unique_ptr<server::ServingCertificate> servingCert_;
+  std::unique_ptr<logs::ContainerLogManager> logRotation_;
   std::map<std::string, api::PodStatus> statuses_;       // last computed, by pod UID
   std::unique_ptr<cluster::ClusterConnection> cluster_;  // null in standalone mode
   events::LogOnlyEventRecorder logOnlyEvents_;

@@ -139,7 +139,7 @@ absl::Status Agent::setUpEviction() {
   so.nodeName = cfg_.nodeName;
   so.rootDir = cfg_.rootDir;
   so.podLogsDir = cfg_.podLogsDir;
-  stats_ = std::make_unique<stats::StatsProvider>(*cri_, *cri_, loop_, so);
+  stats_ = std::make_unique<stats::StatsProvider>(*runtimeSvc_, *imageSvc_, loop_, so);
   setUpGarbageCollection();
 
   eviction::EvictionManagerOptions eo;
@@ -214,11 +214,12 @@ absl::Status Agent::setUpEviction() {
 }
 
 void Agent::setUpGarbageCollection() {
-  containerGc_ = std::make_unique<gc::ContainerGc>(*cri_, *runtime_);
+  containerGc_ = std::make_unique<gc::ContainerGc>(*runtimeSvc_, *runtime_);
   gc::ImageGcPolicy policy{cfg_.imageGCHighThresholdPercent, cfg_.imageGCLowThresholdPercent,
                            std::chrono::duration_cast<core::Duration>(cfg_.imageMinimumGCAge)};
   imageGc_ = std::make_unique<gc::ImageGcManager>(
-      *cri_, *cri_, policy, [cri = cri_.get()] { return gc::criImageFsStats(*cri); });
+      *runtimeSvc_, *imageSvc_, policy,
+      [cri = imageSvc_.get()] { return gc::criImageFsStats(*cri); });
   gc::GarbageCollectorOptions go;
   go.imageGcEnabled = cfg_.imageGCHighThresholdPercent != 100;
   gc::GarbageCollectorDeps deps;

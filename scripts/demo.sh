@@ -289,6 +289,7 @@ nsenter --target "$HOLDER" --mount --net -- "$CUBELET" \
   --hostname-override "$NODE" \
   --read-only-port "$PORT" \
   --healthz-port 10248 \
+  --cert-dir "$RUN/root/pki" \
   --crash-loop-backoff-base 10s \
   --v 2 \
   </dev/null >"$LOGS/cubelet.log" 2>&1 &

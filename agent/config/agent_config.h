@@ -76,6 +76,10 @@ struct AgentConfig {
   Duration syncFrequency = std::chrono::minutes(1);  // --sync-frequency / syncFrequency
   std::string podLogsDir = "/var/log/pods";          // podLogsDir (cubelet also: --pod-logs-dir)
   std::string containerLogsLinkDir = "/var/log/containers";  // cubelet: --container-logs-link-dir
+  // --container-log-max-size / containerLogMaxSize (a quantity, default 10Mi) and
+  // --container-log-max-files / containerLogMaxFiles: log rotation.
+  std::string containerLogMaxSize = "10Mi";
+  int32_t containerLogMaxFiles = 5;
 
   // cgroups and node allocatable.
   std::string cgroupDriver = "cgroupfs";              // --cgroup-driver / cgroupDriver
@@ -126,11 +130,13 @@ struct AgentConfig {
   int32_t readOnlyPort = 0;     // 0: disabled
   int32_t healthzPort = 10248;  // 0: disabled
   std::string healthzBindAddress = "127.0.0.1";
-  std::string tlsCertFile;              // --tls-cert-file / tlsCertFile
-  std::string tlsPrivateKeyFile;        // --tls-private-key-file / tlsPrivateKeyFile
-  bool rotateCertificates = false;      // --rotate-certificates / rotateCertificates
-  bool serverTLSBootstrap = false;      // --rotate-server-certificates / serverTLSBootstrap
-  bool enableDebuggingHandlers = true;  // exec, attach, logs, port-forward endpoints
+  std::string tlsCertFile;                   // --tls-cert-file / tlsCertFile
+  std::string tlsPrivateKeyFile;             // --tls-private-key-file / tlsPrivateKeyFile
+  bool rotateCertificates = false;           // --rotate-certificates / rotateCertificates
+  bool serverTLSBootstrap = false;           // --rotate-server-certificates / serverTLSBootstrap
+  std::string tlsMinVersion;                 // --tls-min-version / tlsMinVersion (empty: TLS 1.2)
+  std::vector<std::string> tlsCipherSuites;  // --tls-cipher-suites / tlsCipherSuites
+  bool enableDebuggingHandlers = true;       // exec, attach, logs, port-forward endpoints
   Authentication authentication;
   Authorization authorization;
 
@@ -159,6 +165,10 @@ struct AgentConfig {
   // cubelet: --self-seccomp. After start-up the agent confines itself with a seccomp
   // filter allowing only the system calls it uses (agent/sandbox/self_seccomp.h).
   bool selfSeccomp = true;
+  // cubelet: --sync-loop-health-threshold. /healthz's syncloop check fails when the
+  // PLEG has not relisted for this long; 0 is the kubelet's rule, the larger of
+  // twice syncFrequency and 5 minutes.
+  Duration syncLoopHealthThreshold{0};
 };
 
 struct LoadResult {

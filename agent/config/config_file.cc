@@ -259,6 +259,8 @@ constexpr auto kImplementedFields = std::to_array<ConfigField>({
     {"cgroupsPerQOS", boolField<&AgentConfig::cgroupsPerQOS>},
     {"clusterDNS", replaceField<&AgentConfig::clusterDNS>},
     {"clusterDomain", stringField<&AgentConfig::clusterDomain>},
+    {"containerLogMaxFiles", int32Field<&AgentConfig::containerLogMaxFiles, true>},
+    {"containerLogMaxSize", stringField<&AgentConfig::containerLogMaxSize>},
     {"containerRuntimeEndpoint", stringField<&AgentConfig::containerRuntimeEndpoint>},
     {"cpuCFSQuota", boolField<&AgentConfig::cpuCFSQuota>},
     {"cpuCFSQuotaPeriod", durationField<&AgentConfig::cpuCFSQuotaPeriod, true>},
@@ -314,6 +316,8 @@ constexpr auto kImplementedFields = std::to_array<ConfigField>({
     {"syncFrequency", durationField<&AgentConfig::syncFrequency, true>},
     {"systemReserved", replaceField<&AgentConfig::systemReserved>},
     {"tlsCertFile", pathField<&AgentConfig::tlsCertFile>},
+    {"tlsCipherSuites", replaceField<&AgentConfig::tlsCipherSuites>},
+    {"tlsMinVersion", stringField<&AgentConfig::tlsMinVersion>},
     {"tlsPrivateKeyFile", pathField<&AgentConfig::tlsPrivateKeyFile>},
 });
 

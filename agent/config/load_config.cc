@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "agent/api/quantity.h"
 #include "agent/config/agent_config.h"
 #include "agent/config/config_file.h"
 #include "agent/config/flags.h"
@@ -100,6 +101,15 @@ absl::Status finalize(AgentConfig& cfg, std::vector<std::string>& warnings) {
                    text::cat("\"", mode, "\"; expected AlwaysAllow or Webhook"));
   }
 
+  if (auto q = api::Quantity::parse(cfg.containerLogMaxSize); !q.ok() || q->value() <= 0) {
+    return invalid(
+        "container log max size", "--container-log-max-size / containerLogMaxSize",
+        text::cat("\"", cfg.containerLogMaxSize, "\"; expected a positive quantity such as 10Mi"));
+  }
+  if (cfg.containerLogMaxFiles < 2) {
+    return invalid("container log max files", "--container-log-max-files / containerLogMaxFiles",
+                   text::cat(cfg.containerLogMaxFiles, "; must be at least 2"));
+  }
   RETURN_IF_ERROR(checkPort(cfg.port, false, "--port / port"));
   RETURN_IF_ERROR(checkPort(cfg.readOnlyPort, true, "--read-only-port / readOnlyPort"));
   RETURN_IF_ERROR(checkPort(cfg.healthzPort, true, "--healthz-port / healthzPort"));

@@ -20,6 +20,7 @@ struct PodWorkers::Worker {
   core::MonoTime runtimeAt{};
   bool working = false;
   bool pending = false;
+  bool synced = false;  // a sync was dispatched before (metrics: "create" vs "sync")
   std::map<std::string, runtime::WaitingReason> waiting;
   std::map<std::string, core::MonoTime> imagePullFailedAt;  // image -> last failure
   std::string sandboxError;
@@ -430,11 +431,18 @@ void PodWorkers::dispatchSync(Worker& w, runtime::PodActions actions,
   auto alive = alive_;
   // Jobs reach the loop and the runtime manager (which outlive the workers)
   // through references of their own: the workers may be gone when a job runs.
-  pool_.submit([this, &loop = loop_, &rt = runtime_, req, uid, alive] {
+  const char* operation = w.synced ? "sync" : "create";
+  w.synced = true;
+  pool_.submit([this, &loop = loop_, &rt = runtime_, req, uid, alive, operation] {
+    core::MonoTime began = loop.monotonicNow();
     runtime::SyncResult res = rt.syncPod(*req);
     core::MonoTime at = loop.monotonicNow();
-    loop.post([this, uid, alive, res = std::move(res), at]() mutable {
-      if (*alive) onSyncDone(uid, std::move(res), at);
+    loop.post([this, uid, alive, res = std::move(res), at, began, operation]() mutable {
+      if (!*alive) return;
+      if (timings_.sync) {
+        timings_.sync(operation, std::chrono::duration_cast<core::Duration>(at - began));
+      }
+      onSyncDone(uid, std::move(res), at);
     });
   });
 }
@@ -591,6 +599,14 @@ void PodWorkers::onRelist(absl::StatusOr<std::vector<runtime::RuntimeManager::Re
     return;
   }
   lastRelist_ = loop_.monotonicNow();
+  if (timings_.relist) {
+    core::Duration interval =
+        lastRelistStart_ == core::MonoTime{}
+            ? core::Duration(0)
+            : std::chrono::duration_cast<core::Duration>(startedAt - lastRelistStart_);
+    timings_.relist(std::chrono::duration_cast<core::Duration>(lastRelist_ - startedAt), interval);
+  }
+  lastRelistStart_ = startedAt;
   // Backoff entries of containers that stopped failing long ago are forgotten.
   if (++relistCount_ % 60 == 0) {
     crashBackoff_.gc();

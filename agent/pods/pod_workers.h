@@ -118,6 +118,14 @@ class PodWorkers {
   // Called once after the first relist: every pod in the runtime has a worker now.
   void setOnFirstRelist(std::function<void()> cb) { onFirstRelist_ = std::move(cb); }
   bool relisted() const { return runtimeSeen_; }
+  // Timings for the kubelet's metrics, called on the loop: each successful relist
+  // (how long it took; the time since the previous one started) and each pod sync
+  // ("create" for a pod's first, "sync" after; how long the runtime work took).
+  struct Timings {
+    std::function<void(core::Duration took, core::Duration interval)> relist;
+    std::function<void(const char* operation, core::Duration took)> sync;
+  };
+  void setTimings(Timings t) { timings_ = std::move(t); }
   // When the last relist finished (for /healthz's syncloop check).
   core::MonoTime lastRelist() const { return lastRelist_; }
   size_t podCount() const { return pods_.size(); }
@@ -161,6 +169,8 @@ class PodWorkers {
   bool sourcesReady_ = true;
   uint64_t relistCount_ = 0;
   core::MonoTime lastRelist_{};
+  core::MonoTime lastRelistStart_{};
+  Timings timings_;
   std::function<void(const std::string&)> onChanged_;
   std::function<void(const std::string&)> onTerminated_;
   std::function<runtime::EnvSourcesPtr(const api::Pod&)> envSources_;

@@ -241,6 +241,7 @@ start_cubelet() {
     --node-ip 127.0.0.1 \
     --read-only-port "$PORT" \
     --healthz-port 0 \
+    --cert-dir "$dir/root/pki" \
     </dev/null >>"$LOGS/cubelet.log" 2>&1 &
   CUBELET_PID=$!
   local deadline=$((SECONDS + 20))

@@ -64,6 +64,7 @@ CubeletProcess::~CubeletProcess() {
 
 absl::Status CubeletProcess::start() {
   if (port_ == 0) port_ = freeLoopbackPort();
+  if (apiPort_ == 0) apiPort_ = freeLoopbackPort();
   std::vector<std::string> args = {
       CUBELET_BINARY_DIR "/agent/cubelet",
       "--pod-manifest-path=" + manifestDir(),
@@ -79,6 +80,8 @@ absl::Status CubeletProcess::start() {
       "--address=127.0.0.1",
       "--read-only-port=" + std::to_string(port_),
       "--healthz-port=0",
+      "--port=" + std::to_string(apiPort_),
+      "--cert-dir=" + certDir(),
       "--file-check-frequency=1s",
       "--crash-loop-backoff-base=1s",
       // No eviction thresholds: a build machine's nearly full disk must not turn into

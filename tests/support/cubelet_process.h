@@ -41,6 +41,10 @@ class CubeletProcess {
   std::string log() const;  // the agent's log so far
   const std::string& nodeName() const { return nodeName_; }
   pid_t pid() const { return pid_; }  // -1 when not running
+  // The HTTPS kubelet API's port (--port), a free loopback port chosen at the
+  // first start(); its certificates live in certDir() (--cert-dir).
+  int apiPort() const { return apiPort_; }
+  std::string certDir() const { return dir_ + "/pki"; }
 
   // Writes (atomically, by rename) or removes a manifest file.
   void writeManifest(const std::string& name, const std::string& yaml);
@@ -66,6 +70,7 @@ class CubeletProcess {
   std::map<std::string, std::string> env_;
   std::string nodeName_ = "it-node";
   int port_ = 0;
+  int apiPort_ = 0;
   pid_t pid_ = -1;
 };
 

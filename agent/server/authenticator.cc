@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/server/review_webhook.h"
 #include "core/log.h"
 
 namespace agent::server {
@@ -129,19 +130,21 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
   using TokenResult = absl::StatusOr<std::optional<UserInfo>>;
   using TokenCallback = std::function<void(TokenResult)>;
 
-  struct CacheEntry {
-    core::MonoTime expires;
-    std::optional<UserInfo> user;
-  };
-  struct Pending {
-    std::string token;
-    std::vector<TokenCallback> waiters;
-    int attempt = 0;
-    core::TimerPtr retryTimer;
-  };
-
   Impl(const config::Authentication& c, kubeapi::ApiClient* a, core::EventLoop& l, Options o)
-      : cfg(c), api(a), loop(l), opts(o), clock(o.clock ? *o.clock : l) {}
+      : cfg(c), opts(o) {
+    if (a == nullptr) return;
+    ReviewWebhook<std::optional<UserInfo>>::Settings s;
+    s.name = "TokenReview webhook";
+    s.path = kTokenReviewPath;
+    s.timeout = o.timeout;
+    s.retry = o.retry;
+    s.maxCacheEntries = o.maxCacheEntries;
+    s.parse = &parseReview;
+    // Known and unknown tokens alike (cacheErrs = false: errors are not).
+    s.ttl = [ttl = c.webhookCacheTTL](const std::optional<UserInfo>&) { return ttl; };
+    webhook = std::make_shared<ReviewWebhook<std::optional<UserInfo>>>(a, l, o.clock ? *o.clock : l,
+                                                                       std::move(s));
+  }
 
   // The rest of the union after a token authenticator found nobody.
   using Next = std::function<void(std::vector<absl::Status> errs, Callback done)>;
@@ -232,67 +235,18 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
 
   // The cached token authenticator around the TokenReview webhook.
   void reviewToken(const std::string& token, TokenCallback cb) {
-    const std::string key = sha256(token);
-    const core::MonoTime now = clock.monotonicNow();
-    if (auto it = cache.find(key); it != cache.end()) {
-      if (it->second.expires > now) {
-        cb(it->second.user);
-        return;
-      }
-      cache.erase(it);
-    }
-    Pending& p = pending[key];
-    p.waiters.push_back(std::move(cb));
-    if (p.waiters.size() > 1) return;  // a review for this token is on its way
-    p.token = token;
-    send(key);
-  }
-
-  void send(const std::string& key) {
-    auto it = pending.find(key);
-    if (it == pending.end()) return;
-    ++it->second.attempt;
-    kubeapi::Request req;
-    req.method = "POST";
-    req.path = kTokenReviewPath;
-    req.timeout = opts.timeout;
-    req.body = json{{"apiVersion", "authentication.k8s.io/v1"},
-                    {"kind", "TokenReview"},
-                    {"spec", {{"token", it->second.token}}}}
-                   .dump();
-    api->send(std::move(req), [self = weak_from_this(), key](kubeapi::Response r) {
-      if (auto s = self.lock()) s->onReview(key, std::move(r));
-    });
-  }
-
-  void onReview(const std::string& key, kubeapi::Response r) {
-    auto it = pending.find(key);
-    if (it == pending.end()) return;
-    Pending& p = it->second;
-    if (!r.ok() && retriableWebhookAnswer(r) && p.attempt < opts.retry.attempts) {
-      if (!p.retryTimer) {
-        p.retryTimer = loop.createTimer([self = weak_from_this(), key] {
-          if (auto s = self.lock()) s->send(key);
-        });
-      }
-      p.retryTimer->enableTimer(opts.retry.delay(p.attempt));
+    if (!webhook) {
+      cb(std::optional<UserInfo>());
       return;
     }
-    TokenResult result = parseReview(r);
-    // Errors are not cached (cacheErrs = false); known and unknown tokens are.
-    if (result.ok() && cfg.webhookCacheTTL.count() > 0) {
-      store(key, *result);
-    }
-    std::vector<TokenCallback> waiters = std::move(p.waiters);
-    pending.erase(it);  // the timer (if any) is not running: we are in send()'s callback
-    for (auto& w : waiters) w(result);
+    json body = {{"apiVersion", "authentication.k8s.io/v1"},
+                 {"kind", "TokenReview"},
+                 {"spec", {{"token", token}}}};
+    webhook->review(sha256(token), body.dump(),
+                    [cb = std::move(cb)](const TokenResult& r) { cb(r); });
   }
 
   static TokenResult parseReview(const kubeapi::Response& r) {
-    kubeapi::Request described;
-    described.method = "POST";
-    described.path = kTokenReviewPath;
-    if (!r.ok()) return absl::UnavailableError("TokenReview webhook: " + r.describe(described));
     json body = json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       return absl::UnavailableError("TokenReview webhook: the answer is not a JSON object");
@@ -311,29 +265,10 @@ struct Authenticator::Impl : std::enable_shared_from_this<Impl> {
     return std::optional<UserInfo>(*std::move(u));
   }
 
-  void store(const std::string& key, const std::optional<UserInfo>& user) {
-    const core::MonoTime now = clock.monotonicNow();
-    if (cache.size() >= opts.maxCacheEntries) {
-      for (auto it = cache.begin(); it != cache.end();) {
-        it = it->second.expires <= now ? cache.erase(it) : std::next(it);
-      }
-      while (cache.size() >= opts.maxCacheEntries && !cache.empty()) {
-        auto oldest = std::min_element(cache.begin(), cache.end(), [](auto& a, auto& b) {
-          return a.second.expires < b.second.expires;
-        });
-        cache.erase(oldest);
-      }
-    }
-    cache[key] = CacheEntry{now + cfg.webhookCacheTTL, user};
-  }
-
   const config::Authentication cfg;
-  kubeapi::ApiClient* const api;
-  core::EventLoop& loop;
   const Options opts;
-  const core::Clock& clock;
-  std::map<std::string, CacheEntry> cache;  // by SHA-256 of the token
-  std::map<std::string, Pending> pending;
+  // Keyed by the token's SHA-256; null without an API client.
+  std::shared_ptr<ReviewWebhook<std::optional<UserInfo>>> webhook;
 };
 
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::create(
@@ -360,6 +295,6 @@ void Authenticator::authenticate(const HttpRequest& req, Callback done) {
   impl_->authenticate(req, std::move(done));
 }
 
-size_t Authenticator::cachedTokens() const { return impl_->cache.size(); }
+size_t Authenticator::cachedTokens() const { return impl_->webhook ? impl_->webhook->cached() : 0; }
 
 }  // namespace agent::server

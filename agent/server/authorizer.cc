@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/server/review_webhook.h"
 #include "core/log.h"
 
 namespace agent::server {
@@ -52,19 +53,22 @@ struct Authorizer::Impl : std::enable_shared_from_this<Impl> {
     bool denied = false;
     std::string reason;
   };
-  struct CacheEntry {
-    core::MonoTime expires;
-    Answer answer;
-  };
-  struct Pending {
-    std::string body;
-    std::vector<Callback> waiters;
-    int attempt = 0;
-    core::TimerPtr retryTimer;
-  };
-
   Impl(const config::Authorization& c, kubeapi::ApiClient* a, core::EventLoop& l, Options o)
-      : cfg(c), api(a), loop(l), opts(o), clock(o.clock ? *o.clock : l) {}
+      : cfg(c) {
+    if (a == nullptr) return;
+    ReviewWebhook<Answer>::Settings s;
+    s.name = "SubjectAccessReview webhook";
+    s.path = kSubjectAccessReviewPath;
+    s.timeout = o.timeout;
+    s.retry = o.retry;
+    s.maxCacheEntries = o.maxCacheEntries;
+    s.parse = &parseReview;
+    s.ttl = [authorized = c.webhookCacheAuthorizedTTL,
+             unauthorized = c.webhookCacheUnauthorizedTTL](const Answer& a) {
+      return a.allowed ? authorized : unauthorized;
+    };
+    webhook = std::make_shared<ReviewWebhook<Answer>>(a, l, o.clock ? *o.clock : l, std::move(s));
+  }
 
   static absl::StatusOr<AuthzResult> decide(const Answer& a) {
     if (a.allowed && a.denied) {
@@ -82,72 +86,19 @@ struct Authorizer::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     // The key is the whole spec, as upstream (json.Marshal(r.Spec)).
-    std::string key = reviewSpec(a).dump();
-    const core::MonoTime now = clock.monotonicNow();
-    if (auto it = cache.find(key); it != cache.end()) {
-      if (it->second.expires > now) {
-        done(decide(it->second.answer));
-        return;
-      }
-      cache.erase(it);
-    }
-    Pending& p = pending[key];
-    p.waiters.push_back(std::move(done));
-    if (p.waiters.size() > 1) return;  // the same review is already on its way
-    p.body = subjectAccessReviewBody(a);
-    send(key);
-  }
-
-  void send(const std::string& key) {
-    auto it = pending.find(key);
-    if (it == pending.end()) return;
-    ++it->second.attempt;
-    kubeapi::Request req;
-    req.method = "POST";
-    req.path = kSubjectAccessReviewPath;
-    req.timeout = opts.timeout;
-    req.body = it->second.body;
-    api->send(std::move(req), [self = weak_from_this(), key](kubeapi::Response r) {
-      if (auto s = self.lock()) s->onReview(key, std::move(r));
-    });
-  }
-
-  void onReview(const std::string& key, kubeapi::Response r) {
-    auto it = pending.find(key);
-    if (it == pending.end()) return;
-    Pending& p = it->second;
-    if (!r.ok() && retriableWebhookAnswer(r) && p.attempt < opts.retry.attempts) {
-      if (!p.retryTimer) {
-        p.retryTimer = loop.createTimer([self = weak_from_this(), key] {
-          if (auto s = self.lock()) s->send(key);
-        });
-      }
-      p.retryTimer->enableTimer(opts.retry.delay(p.attempt));
-      return;
-    }
-    absl::StatusOr<AuthzResult> result;
-    auto answer = parseReview(r);
-    if (!answer.ok()) {
-      LOG_ERROR << "Failed to make webhook authorizer request: " << answer.status().message();
-      result = answer.status();
-    } else {
-      const core::Duration ttl =
-          answer->allowed ? cfg.webhookCacheAuthorizedTTL : cfg.webhookCacheUnauthorizedTTL;
-      if (ttl.count() > 0) store(key, *answer, ttl);
-      result = decide(*answer);
-    }
-    std::vector<Callback> waiters = std::move(p.waiters);
-    pending.erase(it);
-    for (auto& w : waiters) w(result);
+    webhook->review(reviewSpec(a).dump(), subjectAccessReviewBody(a),
+                    [done = std::move(done)](const absl::StatusOr<Answer>& answer) {
+                      if (!answer.ok()) {
+                        LOG_ERROR << "Failed to make webhook authorizer request: "
+                                  << answer.status().message();
+                        done(answer.status());
+                        return;
+                      }
+                      done(decide(*answer));
+                    });
   }
 
   static absl::StatusOr<Answer> parseReview(const kubeapi::Response& r) {
-    if (!r.ok()) {
-      kubeapi::Request described;
-      described.method = "POST";
-      described.path = kSubjectAccessReviewPath;
-      return absl::UnavailableError("SubjectAccessReview webhook: " + r.describe(described));
-    }
     json body = json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       return absl::UnavailableError("SubjectAccessReview webhook: the answer is not a JSON object");
@@ -165,29 +116,9 @@ struct Authorizer::Impl : std::enable_shared_from_this<Impl> {
     return a;
   }
 
-  void store(const std::string& key, const Answer& a, core::Duration ttl) {
-    const core::MonoTime now = clock.monotonicNow();
-    if (cache.size() >= opts.maxCacheEntries) {
-      for (auto it = cache.begin(); it != cache.end();) {
-        it = it->second.expires <= now ? cache.erase(it) : std::next(it);
-      }
-      while (cache.size() >= opts.maxCacheEntries && !cache.empty()) {
-        auto oldest = std::min_element(cache.begin(), cache.end(), [](auto& x, auto& y) {
-          return x.second.expires < y.second.expires;
-        });
-        cache.erase(oldest);
-      }
-    }
-    cache[key] = CacheEntry{now + ttl, a};
-  }
-
   const config::Authorization cfg;
-  kubeapi::ApiClient* const api;
-  core::EventLoop& loop;
-  const Options opts;
-  const core::Clock& clock;
-  std::map<std::string, CacheEntry> cache;  // by review spec
-  std::map<std::string, Pending> pending;
+  // Keyed by the review's spec; null without an API client (AlwaysAllow).
+  std::shared_ptr<ReviewWebhook<Answer>> webhook;
 };
 
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::create(const config::Authorization& cfg,
@@ -213,6 +144,6 @@ void Authorizer::authorize(const RequestAttributes& attrs, Callback done) {
   impl_->authorize(attrs, std::move(done));
 }
 
-size_t Authorizer::cachedAnswers() const { return impl_->cache.size(); }
+size_t Authorizer::cachedAnswers() const { return impl_->webhook ? impl_->webhook->cached() : 0; }
 
 }  // namespace agent::server

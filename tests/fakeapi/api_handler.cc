@@ -1,4 +1,5 @@
 #include "tests/fakeapi/api_handler.h"
+#include "tests/fakeapi/query_params.h"
 
 #include <openssl/x509.h>
 
@@ -21,29 +22,6 @@ constexpr char kJson[] = "application/json";
 // Upstream picks a random watch timeout in [minRequestTimeout, 2*minRequestTimeout]
 // (30-60 min by default) when the client sets none.
 constexpr int64_t kDefaultWatchTimeoutSeconds = 1800;
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() + 0 && hexValue(s[i + 1]) >= 0 &&
-               hexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 std::string verbFor(const std::string& method, const ApiPath& p, bool watch) {
   if (method == "GET") return watch ? "watch" : (p.isCollection() ? "list" : "get");
@@ -95,24 +73,12 @@ json listBody(const ResourceInfo& r, const ListResult& l, bool stripTypes) {
 
 std::map<std::string, std::string> parseQuery(const std::string& query) {
   std::map<std::string, std::string> out;
-  for (absl::string_view part : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-    std::string_view kv(part.data(), part.size());
-    size_t eq = kv.find('=');
-    std::string k = unescape(kv.substr(0, eq));
-    out[k] = eq == std::string_view::npos ? "" : unescape(kv.substr(eq + 1));
-  }
+  for (auto& [k, v] : queryParams(query)) out[k] = std::move(v);
   return out;
 }
 
 void ApiHandler::record(const HttpRequest& req, const UserInfo* user, int code, bool denied) {
-  RequestRecord r{req.method,
-                  req.path,
-                  req.query,
-                  user ? user->name : "",
-                  user ? user->groups : std::vector<std::string>{},
-                  code,
-                  denied,
-                  std::chrono::steady_clock::now()};
+  RequestRecord r = recordOf(req, user, code, denied);
   std::lock_guard lock(mu_);
   records_.push_back(std::move(r));
 }

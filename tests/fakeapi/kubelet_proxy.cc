@@ -1,4 +1,5 @@
 #include "tests/fakeapi/kubelet_proxy.h"
+#include "tests/fakeapi/query_params.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -50,40 +51,7 @@ constexpr size_t kPumpBuffer = 64 * 1024;
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 &&
-               hexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// Every key=value of a query, decoded, in order.
-Params parseParams(const std::string& query) {
-  Params out;
-  for (absl::string_view part : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-    std::string_view kv(part.data(), part.size());
-    size_t eq = kv.find('=');
-    out.emplace_back(unescape(kv.substr(0, eq)),
-                     eq == std::string_view::npos ? "" : unescape(kv.substr(eq + 1)));
-  }
-  return out;
-}
+Params parseParams(const std::string& query) { return queryParams(query); }
 
 // The first value of `key` (as the API server's query decoding takes it).
 std::optional<std::string> first(const Params& p, const std::string& key) {
@@ -588,17 +556,7 @@ SSL_CTX* makeClientContext(const CertKeyPem& cert, const std::string& caPem, std
     return nullptr;
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  BIO* bio = BIO_new_mem_buf(cert.certPem.data(), static_cast<int>(cert.certPem.size()));
-  X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  bio = BIO_new_mem_buf(cert.keyPem.data(), static_cast<int>(cert.keyPem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  bool ok = x && key && SSL_CTX_use_certificate(ctx, x) == 1 &&
-            SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-  X509_free(x);
-  EVP_PKEY_free(key);
-  if (!ok) {
+  if (!useCertKey(ctx, cert)) {
     *error = "kubelet client certificate/key";
     SSL_CTX_free(ctx);
     return nullptr;
@@ -607,7 +565,7 @@ SSL_CTX* makeClientContext(const CertKeyPem& cert, const std::string& caPem, std
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
     return ctx;
   }
-  bio = BIO_new_mem_buf(caPem.data(), static_cast<int>(caPem.size()));
+  BIO* bio = BIO_new_mem_buf(caPem.data(), static_cast<int>(caPem.size()));
   int added = 0;
   while (X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
     X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);

@@ -1,5 +1,7 @@
 #include "tests/fakeapi/pki.h"
 
+#include <openssl/ssl.h>
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -230,6 +232,45 @@ absl::StatusOr<std::string> Pki::signCsr(const std::string& csrPem, std::chrono:
   spec.serial = nextSerial_++;
   ASSIGN_OR_RETURN(CertPtr cert, buildCert(spec, caCert_, caKey_));
   return certPem(cert.get());
+}
+
+bool useCertKey(SSL_CTX* ctx, const CertKeyPem& cert) {
+  BIO* bio = BIO_new_mem_buf(cert.certPem.data(), static_cast<int>(cert.certPem.size()));
+  X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  bio = BIO_new_mem_buf(cert.keyPem.data(), static_cast<int>(cert.keyPem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  bool ok = x && key && SSL_CTX_use_certificate(ctx, x) == 1 &&
+            SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return ok;
+}
+
+// An SSL_CTX serving `cert`, asking for (not requiring) client certificates and
+// recording whether they chain to `caPem`; the handler decides (401 for bad ones,
+// as kube-apiserver's x509 authenticator does).
+absl::StatusOr<SSL_CTX*> makeServerContext(const CertKeyPem& cert, const std::string& caPem) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return absl::InternalError("SSL_CTX_new failed");
+  auto fail = [&](const std::string& what) {
+    SSL_CTX_free(ctx);
+    return absl::InternalError("fake API server TLS setup: " + what);
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (!useCertKey(ctx, cert)) return fail("server certificate/key");
+  BIO* bio = BIO_new_mem_buf(caPem.data(), static_cast<int>(caPem.size()));
+  X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (ca == nullptr) return fail("CA certificate");
+  X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);
+  SSL_CTX_add_client_CA(ctx, ca);
+  X509_free(ca);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  static const unsigned char kSessionContext[] = "cubelet-fakeapi";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+  return ctx;
 }
 
 }  // namespace cubelet::fakeapi

@@ -15,6 +15,7 @@
 
 typedef struct evp_pkey_st EVP_PKEY;
 typedef struct x509_st X509;
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace cubelet::fakeapi {
 
@@ -62,5 +63,12 @@ class Pki {
   std::mutex mu_;  // serializes signing with the CA key and the serial counter
   long nextSerial_ = 2;
 };
+
+// Loads `cert` into `ctx`; false unless both parse and the key matches.
+bool useCertKey(SSL_CTX* ctx, const CertKeyPem& cert);
+// An SSL_CTX serving `cert`, asking for (not requiring) client certificates and
+// recording whether they chain to `caPem`; the handler decides (401 for bad ones,
+// as kube-apiserver's x509 authenticator does).
+absl::StatusOr<SSL_CTX*> makeServerContext(const CertKeyPem& cert, const std::string& caPem);
 
 }  // namespace cubelet::fakeapi

@@ -15,4 +15,9 @@ struct RequestRecord {
   std::chrono::steady_clock::time_point at;
 };
 
+struct HttpRequest;
+struct UserInfo;
+// The record of `req`, answered `code` for `user` (null: unauthenticated), now.
+RequestRecord recordOf(const HttpRequest& req, const UserInfo* user, int code, bool denied);
+
 }  // namespace cubelet::fakeapi

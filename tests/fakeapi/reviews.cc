@@ -190,14 +190,7 @@ bool ReviewHandler::maybeHandle(const HttpRequest& req, HttpResponder& resp) {
 }
 
 void ReviewHandler::record(const HttpRequest& req, const UserInfo* user, int code, bool denied) {
-  RequestRecord r{req.method,
-                  req.path,
-                  req.query,
-                  user ? user->name : "",
-                  user ? user->groups : std::vector<std::string>{},
-                  code,
-                  denied,
-                  std::chrono::steady_clock::now()};
+  RequestRecord r = recordOf(req, user, code, denied);
   std::lock_guard lock(mu_);
   requests_.push_back(std::move(r));
 }

@@ -63,25 +63,9 @@ std::string commonName(X509* cert) {
 }
 
 SSL_CTX* serverContext(const CertKeyPem& cert, const std::string& clientCaPem) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  BIO* bio = BIO_new_mem_buf(cert.certPem.data(), static_cast<int>(cert.certPem.size()));
-  X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  bio = BIO_new_mem_buf(cert.keyPem.data(), static_cast<int>(cert.keyPem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  EXPECT_EQ(SSL_CTX_use_certificate(ctx, x), 1);
-  EXPECT_EQ(SSL_CTX_use_PrivateKey(ctx, key), 1);
-  X509_free(x);
-  EVP_PKEY_free(key);
-  bio = BIO_new_mem_buf(clientCaPem.data(), static_cast<int>(clientCaPem.size()));
-  X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);
-  SSL_CTX_add_client_CA(ctx, ca);
-  X509_free(ca);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
-  return ctx;
+  auto ctx = makeServerContext(cert, clientCaPem);
+  EXPECT_TRUE(ctx.ok()) << ctx.status();
+  return ctx.ok() ? *ctx : nullptr;
 }
 
 // Blocking TLS I/O on a hijacked connection (the stand-in kubelet's side).

@@ -15,6 +15,7 @@
 #include "tests/fakeapi/fake_api_server.h"
 #include "tests/fakeapi/reviews.h"
 #include "tests/fakes/fake_api_client.h"
+#include "tests/support/loop_fixtures.h"
 
 namespace agent::server {
 namespace {
@@ -73,33 +74,9 @@ HttpRequest get(const std::string& path, const std::string& token = "") {
   return r;
 }
 
-class AuthFilterTest : public ::testing::Test {
+class AuthFilterTest : public cubelet::testing::NodeApiTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "cubelet-authf-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto loop = core::SdEventLoop::create();
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
-    FakeApiServerOptions opts;
-    opts.pkiDir = dir_ + "/pki";
-    auto server = FakeApiServer::start(opts);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    const std::string kc = dir_ + "/node.conf";
-    ASSERT_TRUE(server_->writeCertKubeconfig(kc, "system:node:n1", {"system:nodes"}).ok());
-    auto conf = kubeapi::loadKubeconfig(kc);
-    ASSERT_TRUE(conf.ok()) << conf.status();
-    auto api = kubeapi::CurlApiClient::create(*loop_, *conf);
-    ASSERT_TRUE(api.ok()) << api.status();
-    api_ = std::move(*api);
-  }
-  void TearDown() override {
-    api_.reset();
-    server_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { NodeApiTest::SetUp(); }
 
   std::unique_ptr<AuthFilter> make(kubeapi::ApiClient* api) {
     AuthFilterOptions opts;
@@ -110,26 +87,6 @@ class AuthFilterTest : public ::testing::Test {
     return f.ok() ? std::move(*f) : nullptr;
   }
   std::unique_ptr<AuthFilter> make() { return make(api_.get()); }
-
-  bool runUntil(const std::function<bool()>& done,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool ok = false;
-    core::TimerPtr poll;
-    poll = loop_->createTimer([&] {
-      if (done()) {
-        ok = true;
-        loop_->exit();
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        loop_->exit();
-      } else {
-        poll->enableTimer(core::Duration(1));
-      }
-    });
-    poll->enableTimer(core::Duration(0));
-    EXPECT_TRUE(loop_->run().ok());
-    return ok;
-  }
 
   struct Outcome {
     std::shared_ptr<RecordingExchange> ex;
@@ -148,10 +105,6 @@ class AuthFilterTest : public ::testing::Test {
   size_t sars() const { return server_->reviews().count("SubjectAccessReview"); }
   size_t tokenReviews() const { return server_->reviews().count("TokenReview"); }
 
-  std::string dir_;
-  std::unique_ptr<core::SdEventLoop> loop_;
-  std::unique_ptr<FakeApiServer> server_;
-  std::unique_ptr<kubeapi::CurlApiClient> api_;
   config::Authentication authn_;  // webhook on, anonymous off
   config::Authorization authz_;   // Webhook
 };

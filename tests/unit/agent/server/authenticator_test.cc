@@ -15,6 +15,7 @@
 #include "tests/fakeapi/fake_api_server.h"
 #include "tests/fakeapi/reviews.h"
 #include "tests/fakes/fake_api_client.h"
+#include "tests/support/loop_fixtures.h"
 
 namespace agent::server {
 namespace {
@@ -24,16 +25,6 @@ using cubelet::fakeapi::FakeApiServerOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class TestClock : public core::Clock {
- public:
-  core::MonoTime monotonicNow() const override { return now_; }
-  core::WallTime wallNow() const override { return std::chrono::system_clock::now(); }
-  void advance(core::Duration d) { now_ += d; }
-
- private:
-  core::MonoTime now_ = std::chrono::steady_clock::now();
-};
-
 HttpRequest withToken(const std::string& token) {
   HttpRequest r;
   r.method = "GET";
@@ -42,34 +33,12 @@ HttpRequest withToken(const std::string& token) {
   return r;
 }
 
-class AuthenticatorTest : public ::testing::Test {
+class AuthenticatorTest : public cubelet::testing::NodeApiTest {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "cubelet-authn-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto loop = core::SdEventLoop::create();
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
-    FakeApiServerOptions opts;
-    opts.pkiDir = dir_ + "/pki";
-    auto server = FakeApiServer::start(opts);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    const std::string kc = dir_ + "/node.conf";
-    ASSERT_TRUE(server_->writeCertKubeconfig(kc, "system:node:n1", {"system:nodes"}).ok());
-    auto conf = kubeapi::loadKubeconfig(kc);
-    ASSERT_TRUE(conf.ok()) << conf.status();
-    auto api = kubeapi::CurlApiClient::create(*loop_, *conf);
-    ASSERT_TRUE(api.ok()) << api.status();
-    api_ = std::move(*api);
+    NodeApiTest::SetUp();
     cfg_.webhookEnabled = true;
     cfg_.clientCAFile = "/etc/kubernetes/pki/ca.crt";  // only its presence matters here
-  }
-  void TearDown() override {
-    api_.reset();
-    server_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   std::unique_ptr<Authenticator> make(kubeapi::ApiClient* api) {
@@ -83,26 +52,6 @@ class AuthenticatorTest : public ::testing::Test {
   }
   std::unique_ptr<Authenticator> make() { return make(api_.get()); }
 
-  bool runUntil(const std::function<bool()>& done,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool ok = false;
-    core::TimerPtr poll;
-    poll = loop_->createTimer([&] {
-      if (done()) {
-        ok = true;
-        loop_->exit();
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        loop_->exit();
-      } else {
-        poll->enableTimer(core::Duration(1));
-      }
-    });
-    poll->enableTimer(core::Duration(0));
-    EXPECT_TRUE(loop_->run().ok());
-    return ok;
-  }
-
   Authenticator::Result authenticate(Authenticator& a, const HttpRequest& req) {
     std::optional<Authenticator::Result> got;
     a.authenticate(req, [&](Authenticator::Result r) { got = std::move(r); });
@@ -112,12 +61,8 @@ class AuthenticatorTest : public ::testing::Test {
 
   size_t tokenReviews() const { return server_->reviews().count("TokenReview"); }
 
-  std::string dir_;
-  std::unique_ptr<core::SdEventLoop> loop_;
-  std::unique_ptr<FakeApiServer> server_;
-  std::unique_ptr<kubeapi::CurlApiClient> api_;
   config::Authentication cfg_;
-  TestClock clock_;
+  cubelet::testing::ManualClock clock_;
 };
 
 TEST_F(AuthenticatorTest, BearerTokenIsReviewedAndCachedForTheTtl) {

@@ -14,6 +14,7 @@
 #include "tests/fakeapi/fake_api_server.h"
 #include "tests/fakeapi/reviews.h"
 #include "tests/fakes/fake_api_client.h"
+#include "tests/support/loop_fixtures.h"
 
 namespace agent::server {
 namespace {
@@ -23,16 +24,6 @@ using cubelet::fakeapi::FakeApiServerOptions;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-class TestClock : public core::Clock {
- public:
-  core::MonoTime monotonicNow() const override { return now_; }
-  core::WallTime wallNow() const override { return std::chrono::system_clock::now(); }
-  void advance(core::Duration d) { now_ += d; }
-
- private:
-  core::MonoTime now_ = std::chrono::steady_clock::now();
-};
-
 RequestAttributes attrs(const std::string& user, std::vector<std::string> groups,
                         const std::string& sub = "proxy") {
   UserInfo u{user, "", std::move(groups), {}};
@@ -40,33 +31,9 @@ RequestAttributes attrs(const std::string& user, std::vector<std::string> groups
                                "n1")[0];
 }
 
-class AuthorizerTest : public ::testing::Test {
+class AuthorizerTest : public cubelet::testing::NodeApiTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "cubelet-authz-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto loop = core::SdEventLoop::create();
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
-    FakeApiServerOptions opts;
-    opts.pkiDir = dir_ + "/pki";
-    auto server = FakeApiServer::start(opts);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    const std::string kc = dir_ + "/node.conf";
-    ASSERT_TRUE(server_->writeCertKubeconfig(kc, "system:node:n1", {"system:nodes"}).ok());
-    auto conf = kubeapi::loadKubeconfig(kc);
-    ASSERT_TRUE(conf.ok()) << conf.status();
-    auto api = kubeapi::CurlApiClient::create(*loop_, *conf);
-    ASSERT_TRUE(api.ok()) << api.status();
-    api_ = std::move(*api);
-  }
-  void TearDown() override {
-    api_.reset();
-    server_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { NodeApiTest::SetUp(); }
 
   std::unique_ptr<Authorizer> make(kubeapi::ApiClient* api) {
     Authorizer::Options opts;
@@ -79,26 +46,6 @@ class AuthorizerTest : public ::testing::Test {
   }
   std::unique_ptr<Authorizer> make() { return make(api_.get()); }
 
-  bool runUntil(const std::function<bool()>& done,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool ok = false;
-    core::TimerPtr poll;
-    poll = loop_->createTimer([&] {
-      if (done()) {
-        ok = true;
-        loop_->exit();
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        loop_->exit();
-      } else {
-        poll->enableTimer(core::Duration(1));
-      }
-    });
-    poll->enableTimer(core::Duration(0));
-    EXPECT_TRUE(loop_->run().ok());
-    return ok;
-  }
-
   absl::StatusOr<AuthzResult> authorize(Authorizer& a, const RequestAttributes& at) {
     std::optional<absl::StatusOr<AuthzResult>> got;
     a.authorize(at, [&](absl::StatusOr<AuthzResult> r) { got = std::move(r); });
@@ -108,12 +55,8 @@ class AuthorizerTest : public ::testing::Test {
 
   size_t reviews() const { return server_->reviews().count("SubjectAccessReview"); }
 
-  std::string dir_;
-  std::unique_ptr<core::SdEventLoop> loop_;
-  std::unique_ptr<FakeApiServer> server_;
-  std::unique_ptr<kubeapi::CurlApiClient> api_;
   config::Authorization cfg_;  // Webhook by default
-  TestClock clock_;
+  cubelet::testing::ManualClock clock_;
 };
 
 TEST_F(AuthorizerTest, AlwaysAllowNeedsNoApiServer) {

@@ -30,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakeapi/pki.h"
+#include "tests/support/loop_fixtures.h"
 
 namespace agent::server {
 namespace {
@@ -290,29 +291,9 @@ class HttpExchangeTest : public ::testing::Test {
   }
 
   void runWithClient(const std::function<void()>& client, core::Duration guard = 30s) {
-    bool timedOut = false;
-    core::TimerPtr t = loop_->createTimer([&] {
-      timedOut = true;
-      loop_->exit();
-    });
-    t->enableTimer(guard);
-    std::thread th([&] {
-      client();
-      loop_->exit();
-    });
-    absl::Status st = loop_->run();
-    th.join();
-    EXPECT_TRUE(st.ok()) << st;
-    EXPECT_FALSE(timedOut) << "test timed out";
+    cubelet::testing::runLoopWithClient(*loop_, client, guard);
   }
-  void onLoop(std::function<void()> fn) {
-    std::promise<void> done;
-    loop_->post([&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void onLoop(const std::function<void()>& fn) { cubelet::testing::runOnLoop(*loop_, fn); }
   // Polls `pred` on the loop until it holds or 5 s pass; for clients.
   bool waitOnLoop(const std::function<bool()>& pred) {
     for (int i = 0; i < 500; ++i) {

@@ -24,6 +24,7 @@
 #include "core/sd_event_loop.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/loop_fixtures.h"
 
 namespace agent::server {
 namespace {
@@ -200,31 +201,9 @@ class HttpServerTest : public ::testing::Test {
   // Runs the loop on this thread while `client` runs on another; the loop stops
   // when the client is done, or fails the test after `guard`.
   void runWithClient(const std::function<void()>& client, core::Duration guard = 20s) {
-    bool timedOut = false;
-    core::TimerPtr t = loop_->createTimer([&] {
-      timedOut = true;
-      loop_->exit();
-    });
-    t->enableTimer(guard);
-    std::thread th([&] {
-      client();
-      loop_->exit();
-    });
-    absl::Status st = loop_->run();
-    th.join();  // the client's own timeouts bound this if the loop gave up
-    EXPECT_TRUE(st.ok()) << st;
-    EXPECT_FALSE(timedOut) << "test timed out";
+    cubelet::testing::runLoopWithClient(*loop_, client, guard);
   }
-
-  // Runs `fn` on the loop thread and waits for it; for clients.
-  void onLoop(std::function<void()> fn) {
-    std::promise<void> done;
-    loop_->post([&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void onLoop(const std::function<void()>& fn) { cubelet::testing::runOnLoop(*loop_, fn); }
 
   std::unique_ptr<core::SdEventLoop> loop_;
 };

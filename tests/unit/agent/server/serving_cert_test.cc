@@ -37,6 +37,7 @@
 #include "core/worker_pool.h"
 #include "tests/fakeapi/fake_api_server.h"
 #include "tests/fakeapi/pki.h"
+#include "tests/support/loop_fixtures.h"
 
 namespace agent::server {
 namespace {
@@ -377,22 +378,7 @@ class ServingCertBootstrapTest : public ServingCertTest {
 
   bool runUntil(const std::function<bool()>& done,
                 std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool ok = false;
-    core::TimerPtr poll;
-    poll = loop_->createTimer([&] {
-      if (done()) {
-        ok = true;
-        loop_->exit();
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        loop_->exit();
-      } else {
-        poll->enableTimer(core::Duration(5));
-      }
-    });
-    poll->enableTimer(core::Duration(0));
-    EXPECT_TRUE(loop_->run().ok());
-    return ok;
+    return cubelet::testing::runLoopUntil(*loop_, done, timeout, core::Duration(5));
   }
 
   std::vector<json> csrs() { return server_->list(kubeapi::kCsrCollectionPath); }

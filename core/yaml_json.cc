@@ -108,8 +108,9 @@ std::optional<json> resolveFloat(std::string_view s) {
   if (i != s.size()) return std::nullopt;
   // from_chars wants a digit after the point ("5." is valid YAML).
   std::string text(s);
-  if (fracDigits == 0 && text.find('.') != std::string::npos) {
-    text.insert(text.find('.') + 1, "0");
+  if (size_t dot = text.find('.'); fracDigits == 0 && dot != std::string::npos) {
+    // One char, not a string: GCC 12 at -O3 warns (-Wrestrict) on the string form.
+    text.insert(text.begin() + static_cast<std::ptrdiff_t>(dot) + 1, '0');
   }
   double d = 0;
   auto res = std::from_chars(text.data(), text.data() + text.size(), d);

@@ -19,13 +19,6 @@ HttpResponse text(int status, std::string body) {
 
 }  // namespace
 
-void Healthz::install(HttpServer& server) const {
-  server.handle("/healthz", [this](const HttpRequest& req) { return serve(req); });
-  for (const auto& [name, check] : checks_) {
-    server.handle("/healthz/" + name, [this, n = name](const HttpRequest&) { return serveOne(n); });
-  }
-}
-
 HttpResponse Healthz::serve(const HttpRequest& req) const {
   std::set<std::string> excluded;
   for (const auto& [key, value] : req.queryAll) {

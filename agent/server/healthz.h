@@ -20,8 +20,6 @@ class Healthz {
   void add(std::string name, Check check) {
     checks_.emplace_back(std::move(name), std::move(check));
   }
-  // Registers /healthz and /healthz/<name> for every check added so far.
-  void install(HttpServer& server) const;
   HttpResponse serve(const HttpRequest& req) const;
   HttpResponse serveOne(const std::string& name) const;
 

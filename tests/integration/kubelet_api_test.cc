@@ -226,7 +226,10 @@ TEST_F(KubeletApiTest, MetricsUseTheKubeletNames) {
 
 TEST_F(KubeletApiTest, LogsThroughKubectl) {
   startSecure();
-  runningPod("talker", "for i in 1 2 3 4 5; do echo line-$i; done; echo err-line >&2; sleep 3600");
+  // stdout and stderr reach the log through separate pipes: the stderr line comes
+  // a moment later so the order in the file is certain.
+  runningPod("talker",
+             "for i in 1 2 3 4 5; do echo line-$i; done; sleep 0.5; echo err-line >&2; sleep 3600");
   CommandResult r;
   for (int i = 0; i < 50; ++i) {
     r = kubectl("logs talker");
